@@ -1,0 +1,26 @@
+# crbench: `make demo` and `make test` set up the Python environment on first use.
+SHELL := /bin/bash
+PY := .venv/bin/python
+# CPU threads per process: the development and CI machines have 2 cores.
+export OMP_NUM_THREADS ?= 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test test-fast leaderboard clean
+
+setup:
+	@bash tools/setup_venv.sh
+
+demo: setup
+	$(PY) tools/demo.py
+
+test: setup
+	$(PY) -m pytest -q --timeout=900 --durations=15 tests
+
+test-fast: setup
+	$(PY) -m pytest -q -x -m "not slow" tests
+
+leaderboard: setup
+	$(PY) tools/leaderboard.py
+
+clean:
+	rm -rf work_dirs .pytest_cache

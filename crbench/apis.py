@@ -1,0 +1,117 @@
+"""What tools/train.py and tools/test.py share: config preparation and checks."""
+import difflib
+import os.path as osp
+from typing import Iterable, Optional
+
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
+
+from crbench.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+
+DATALOADER_KEYS = {'train': 'train_dataloader', 'val': 'val_dataloader',
+                   'test': 'test_dataloader'}
+
+
+class ConfigError(ValueError):
+    """A config names a key or a registered type that does not exist."""
+
+
+def _suggest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3)
+    return f' Did you mean {close}?' if close else ''
+
+
+def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
+    """Refuse ``--cfg-options`` keys that the config does not have.
+
+    MMEngine would silently add a misspelt key (``optim_wraper.lr=...``) and
+    train with the default; crbench names the key and the valid alternatives.
+    """
+    for dotted in options or {}:
+        node, path = cfg._cfg_dict, []
+        for part in dotted.split('.'):
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, dict) and 'type' in node and path:
+                break  # a new argument of a registered class: its constructor will check it
+            else:
+                keys = sorted(node.keys()) if isinstance(node, dict) else []
+                where = '.'.join(path) or '<top level>'
+                raise ConfigError(f'unknown config key {dotted!r}: {where!r} has no {part!r}.'
+                                  f'{_suggest(part, keys)} Valid keys there: {keys}')
+            path.append(part)
+
+
+def _check_type(cfg_node: dict, registry, where: str) -> None:
+    type_name = cfg_node.get('type')
+    if isinstance(type_name, str) and registry.get(type_name) is None:
+        known = list(registry.module_dict) + (list(registry.parent.module_dict)
+                                              if registry.parent else [])
+        raise ConfigError(f'{where}: {type_name!r} is not registered in crbench\'s '
+                          f'{registry.name} registry.{_suggest(type_name, known)} If it is '
+                          'your own class, list its module in custom_imports.')
+
+
+def check_registered_types(cfg: Config) -> None:
+    """Check the ``type`` of the model, datasets, transforms and evaluators."""
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    if 'model' in cfg:
+        _check_type(cfg.model, MODELS, 'model')
+    for split, key in DATALOADER_KEYS.items():
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        _check_type(loader.dataset, DATASETS, f'{key}.dataset')
+        for i, transform in enumerate(loader.dataset.get('pipeline', [])):
+            _check_type(transform, TRANSFORMS, f'{key}.dataset.pipeline[{i}]')
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluator = cfg.get(key)
+        for i, metric in enumerate(evaluator if isinstance(evaluator, list) else [evaluator]):
+            if isinstance(metric, dict):
+                _check_type(metric, METRICS, key)
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """Point every dataloader's dataset at ``data_root``."""
+    for key in DATALOADER_KEYS.values():
+        if cfg.get(key):
+            cfg[key].dataset.data_root = data_root
+
+
+def prepare_config(config: str, work_dir: Optional[str] = None,
+                   data_root: Optional[str] = None, cfg_options: Optional[dict] = None,
+                   amp: bool = False) -> Config:
+    """Load a config, apply command-line overrides and fill the defaults."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist; configs live under '
+                                'configs/<model>/, e.g. configs/memorynet/memorynet_cuhkcr2.py')
+    cfg = Config.fromfile(config)
+    check_override_keys(cfg, cfg_options)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if data_root is not None:
+        set_data_root(cfg, data_root)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(config))[0])
+    if amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    cfg.setdefault('model_name', osp.splitext(osp.basename(config))[0].split('_')[0])
+    check_registered_types(cfg)
+    return cfg
+
+
+def check_data(cfg: Config, splits: Iterable[str]) -> dict:
+    """Build the datasets of ``splits`` once, so a missing or broken copy fails
+    before any model is built, with the dataset's own message (path + layout).
+    Returns the built datasets by split."""
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    built = {}
+    for split in splits:
+        loader = cfg.get(DATALOADER_KEYS[split])
+        if loader:
+            built[split] = DATASETS.build(loader.dataset)
+    return built

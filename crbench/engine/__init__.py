@@ -1,0 +1,10 @@
+from . import hooks  # noqa: F401
+from .compat import (CPUCompatibleDDP, UntrustedCheckpointError, atomic_write_bytes,
+                     file_sha256, init_cpu_distributed, is_trusted_checkpoint,
+                     load_checkpoint_file, save_trusted_checkpoint)
+
+__all__ = [
+    'CPUCompatibleDDP', 'UntrustedCheckpointError', 'atomic_write_bytes', 'file_sha256',
+    'init_cpu_distributed', 'is_trusted_checkpoint', 'load_checkpoint_file',
+    'save_trusted_checkpoint'
+]

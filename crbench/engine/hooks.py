@@ -1,0 +1,42 @@
+"""Hooks crbench adds to the MMEngine Runner."""
+import os
+import os.path as osp
+
+from mmengine.hooks import Hook
+from PIL import Image
+
+from crbench.registry import HOOKS
+from crbench.visualization.grids import comparison_grid
+
+
+@HOOKS.register_module()
+class ComparisonImageHook(Hook):
+    """Save ``cloudy | prediction | target`` PNGs for the first test images.
+
+    Multi-temporal inputs show their first frame. Files are named by sample id.
+    """
+
+    def __init__(self, out_dir: str, max_images: int = 8, rgb_bands=(0, 1, 2)):
+        self.out_dir, self.max_images, self.rgb_bands = out_dir, max_images, tuple(rgb_bands)
+        self.saved = 0
+
+    def before_test(self, runner) -> None:
+        self.saved = 0
+        os.makedirs(self.out_dir, exist_ok=True)
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if outputs is None or self.saved >= self.max_images:
+            return
+        cloudy_batch = data_batch['inputs']
+        cloudy_batch = cloudy_batch['cloudy'] if isinstance(cloudy_batch, dict) else cloudy_batch
+        for cloudy, sample in zip(cloudy_batch, outputs):
+            if self.saved >= self.max_images:
+                return
+            if cloudy.dim() == 4:  # T×C×H×W: show the first acquisition
+                cloudy = cloudy[0]
+            gt = sample.gt.cpu()
+            cloudy = cloudy[:gt.shape[0]] if cloudy.shape[0] > gt.shape[0] else cloudy
+            grid = comparison_grid([cloudy, sample.pred.cpu(), gt], rgb_bands=self.rgb_bands)
+            name = str(sample.metainfo.get('sample_id', f'{batch_idx:05d}'))
+            Image.fromarray(grid).save(osp.join(self.out_dir, f'{name}.png'))
+            self.saved += 1
