@@ -1,0 +1,28 @@
+# Runtime shared by every crbench config.
+default_scope = 'crbench'  # MMEngine finds crbench classes first (ENVIRONMENT.md)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # gloo works on CPU and GPU; set 'nccl' for multi-GPU runs.
+    dist_cfg=dict(backend='gloo'),
+)
+# Used only when training is distributed: DDP that also works for CPU modules.
+model_wrapper_cfg = dict(type='CPUCompatibleDDP')
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3,
+                    save_best='RMSE', rule='less'),  # the papers monitor RMSE
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+log_processor = dict(type='LogProcessor', by_epoch=False, window_size=50)
+log_level = 'INFO'
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+randomness = dict(seed=0, deterministic=False)
+load_from = None
+resume = False

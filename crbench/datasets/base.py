@@ -1,0 +1,95 @@
+"""What every paired cloud-removal dataset shares."""
+import json
+import os
+import os.path as osp
+import re
+from typing import List, Optional
+
+from mmengine.dataset import BaseDataset
+
+SYNTHETIC_MARKER = 'CRBENCH_SYNTHETIC.json'
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """The files under ``data_root`` do not have the layout the dataset reads."""
+
+
+def natural_key(name: str):
+    """Sort key that puts '2.png' before '10.png'."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r'(\d+)', name)]
+
+
+def read_synthetic_marker(root: str) -> Optional[dict]:
+    """The generator's record if ``root`` (or its parent) was written by crbench."""
+    for folder in (root, osp.dirname(osp.abspath(root))):
+        marker = osp.join(folder, SYNTHETIC_MARKER)
+        if osp.isfile(marker):
+            with open(marker) as f:
+                return json.load(f)
+    return None
+
+
+class BaseCRDataset(BaseDataset):
+    """A paired cloud-removal dataset read from its published on-disk layout.
+
+    Subclasses set ``DATASET_NAME``, ``LAYOUT`` (shown to the user when files
+    are missing) and ``SPLITS`` and implement ``load_data_list``. The dataset
+    never writes into ``data_root``. Every data info carries ``synthetic``,
+    taken from the marker file that ``tools/make_synthetic_data.py`` writes.
+
+    Args:
+        data_root: the dataset's root folder (see ``LAYOUT``).
+        split: one of ``SPLITS``.
+        pipeline: transforms ending in ``PackCRInputs``.
+        max_samples: keep only the first N samples (quick runs, demos).
+    """
+
+    DATASET_NAME = 'dataset'
+    LAYOUT = ''
+    SPLITS = ('train', 'test')
+
+    def __init__(self, data_root: str, split: str = 'train', pipeline=(),
+                 max_samples: Optional[int] = None, test_mode: bool = None, **kwargs):
+        if split not in self.SPLITS:
+            raise ValueError(f'{type(self).__name__}: split must be one of {self.SPLITS}, '
+                             f'got {split!r}')
+        self.split = split
+        self.max_samples = max_samples
+        data_root = osp.expanduser(str(data_root))
+        if not osp.isdir(data_root):
+            self.layout_error(f'data_root {data_root!r} does not exist')
+        self.synthetic_record = read_synthetic_marker(data_root)
+        if test_mode is None:
+            test_mode = split != 'train'
+        super().__init__(data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
+                         serialize_data=False, **kwargs)
+
+    @property
+    def synthetic(self) -> bool:
+        return self.synthetic_record is not None
+
+    def layout_error(self, problem: str):
+        raise DatasetLayoutError(
+            f'{type(self).__name__} ({self.DATASET_NAME}, split {self.split!r}): {problem}.\n'
+            f'Expected layout:\n{self.LAYOUT}\nPoint data_root at the folder shown as the '
+            'root above (for example `--cfg-options data_root=/path/to/it`), or write a '
+            'synthetic copy with `python tools/make_synthetic_data.py --dataset '
+            f'<name> --out <dir>`.')
+
+    def list_files(self, folder: str, suffixes=('.png',)) -> List[str]:
+        """Sorted (natural order) file names with one of ``suffixes`` in ``folder``."""
+        if not osp.isdir(folder):
+            self.layout_error(f'folder {folder!r} is missing')
+        names = [n for n in os.listdir(folder) if n.lower().endswith(tuple(suffixes))]
+        return sorted(names, key=natural_key)
+
+    def finish_data_list(self, data_list: List[dict]) -> List[dict]:
+        """Common last step: flag synthetic data, apply ``max_samples``, refuse empty."""
+        if not data_list:
+            self.layout_error('no samples were found')
+        for info in data_list:
+            info.setdefault('dataset', self.DATASET_NAME)
+            info['synthetic'] = self.synthetic
+        if self.max_samples is not None:
+            data_list = data_list[:self.max_samples]
+        return data_list
