@@ -1,0 +1,200 @@
+"""Batched image-quality metrics on ``B×C×H×W`` tensors, one value per image.
+
+Every function takes ``pred`` and ``gt`` of identical shape ``B×C×H×W`` and
+returns a ``float64`` tensor of shape ``[B]``. The arithmetic is done in
+``float64`` so that the values agree with the NumPy/scikit-image references the
+official evaluators call (``../shared/DATA_FORMATS.md`` §6) to about 1e-12.
+
+Formulas and their sources (section numbers refer to DATA_FORMATS.md):
+
+* ``rmse``, ``mae``, ``psnr``: §6 "RMSE", "MAE", "PSNR (float)/(uint8)".
+* ``sam_degrees``: §4.8 item 4 (EMRDM/UnCRtainTS spectral angle mapper).
+* ``ssim_gaussian``: §4.8 item 5 (EMRDM ``pytorch_ssim``).
+* ``ssim_uniform``: §2.8 item 5 (scikit-image ``structural_similarity``
+  defaults, as called by the CUHK/RICE evaluators).
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    'rmse', 'mae', 'mse', 'psnr', 'sam_degrees', 'gaussian_window',
+    'ssim_gaussian_map', 'ssim_gaussian', 'ssim_uniform_map', 'ssim_uniform'
+]
+
+
+def _check_pair(pred: torch.Tensor, gt: torch.Tensor) -> None:
+    """Raise a clear error unless ``pred`` and ``gt`` are equal-shape 4-D."""
+    for key, t in (('pred', pred), ('gt', gt)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f'{key} must be a torch.Tensor, got {type(t)}')
+        if t.dim() != 4:
+            raise ValueError(
+                f'{key} must be a B×C×H×W tensor, got shape {tuple(t.shape)}; '
+                'add a batch axis with .unsqueeze(0) for a single image')
+    if pred.shape != gt.shape:
+        raise ValueError(f'pred shape {tuple(pred.shape)} differs from gt '
+                         f'shape {tuple(gt.shape)}; both must be B×C×H×W')
+
+
+def _f64(pred: torch.Tensor, gt: torch.Tensor):
+    _check_pair(pred, gt)
+    return pred.to(torch.float64), gt.to(torch.float64)
+
+
+def mse(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all bands and pixels (§6, pooled)."""
+    p, g = _f64(pred, gt)
+    return (p - g).pow(2).flatten(1).mean(1)
+
+
+def rmse(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """RMSE = sqrt(mean over C,H,W of (gt - pred)^2) (§6 "RMSE")."""
+    return mse(pred, gt).sqrt()
+
+
+def mae(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """MAE = mean over C,H,W of |gt - pred| (§6 "MAE")."""
+    p, g = _f64(pred, gt)
+    return (p - g).abs().flatten(1).mean(1)
+
+
+def psnr(pred: torch.Tensor, gt: torch.Tensor,
+         data_range: float) -> torch.Tensor:
+    """PSNR = 10·log10(R² / MSE), MSE pooled over all bands (§6).
+
+    With ``data_range=1`` this equals 20·log10(1/RMSE) (§4.8 item 3); with
+    ``data_range=255`` on uint8-valued images it is scikit-image's
+    ``peak_signal_noise_ratio`` (§2.8 item 4). Identical images give ``inf``,
+    exactly as the references do.
+    """
+    if data_range <= 0:
+        raise ValueError(f'data_range must be positive, got {data_range}')
+    return 10.0 * torch.log10(float(data_range)**2 / mse(pred, gt))
+
+
+def sam_degrees(pred: torch.Tensor, gt: torch.Tensor,
+                eps: Optional[float] = None) -> torch.Tensor:
+    """Mean spectral angle in degrees over pixels (§4.8 item 4).
+
+    cos θ = <t, p> / (‖t‖ ‖p‖) over the band axis, clamped to [-1, 1], then
+    θ = arccos(cos θ)·180/π averaged over H×W.
+
+    ``eps=None`` reproduces EMRDM: a pixel whose target or prediction vector
+    is all zero gives 0/0 = NaN, which makes the image's SAM NaN (it is then
+    skipped by the NaN-skipping mean over the test set). With a float ``eps``
+    the denominator is clamped below at ``eps``: such a pixel then has
+    cos θ = 0, i.e. counts as 90°, and the value is always finite.
+    """
+    p, g = _f64(pred, gt)
+    dot = (g * p).sum(1)
+    norm = g.pow(2).sum(1).sqrt() * p.pow(2).sum(1).sqrt()
+    if eps is not None:
+        norm = norm.clamp_min(eps)
+    cos = (dot / norm).clamp(-1.0, 1.0)
+    return torch.rad2deg(torch.acos(cos)).flatten(1).mean(1)
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Normalised 2-D Gaussian g gᵀ with g_i ∝ exp(-(i - size//2)² / 2σ²)."""
+    x = torch.arange(size, dtype=torch.float64) - size // 2
+    g = torch.exp(-x.pow(2) / (2.0 * sigma**2))
+    g = g / g.sum()
+    return torch.outer(g, g)
+
+
+def _depthwise(x: torch.Tensor, kernel: torch.Tensor,
+               padding: int) -> torch.Tensor:
+    """Filter every channel of ``x`` with the same 2-D ``kernel``."""
+    c = x.shape[1]
+    weight = kernel.to(x).expand(c, 1, *kernel.shape).contiguous()
+    return F.conv2d(x, weight, padding=padding, groups=c)
+
+
+def _ssim_map(p: torch.Tensor, g: torch.Tensor, kernel: torch.Tensor,
+              padding: int, data_range: float, k1: float, k2: float,
+              cov_norm: float) -> torch.Tensor:
+    """SSIM map (Wang et al. 2004) with local statistics from ``kernel``.
+
+    μ = w*x, σ² = cov_norm·(w*x² − μ²), σ_xy = cov_norm·(w*xy − μ_x μ_y),
+    SSIM = (2μ_xμ_y + C1)(2σ_xy + C2) / ((μ_x² + μ_y² + C1)(σ_x² + σ_y² + C2))
+    with C1 = (K1·R)², C2 = (K2·R)² (§6 SSIM rows).
+    """
+    mu_p = _depthwise(p, kernel, padding)
+    mu_g = _depthwise(g, kernel, padding)
+    var_p = cov_norm * (_depthwise(p * p, kernel, padding) - mu_p * mu_p)
+    var_g = cov_norm * (_depthwise(g * g, kernel, padding) - mu_g * mu_g)
+    cov = cov_norm * (_depthwise(p * g, kernel, padding) - mu_p * mu_g)
+    c1 = (k1 * data_range)**2
+    c2 = (k2 * data_range)**2
+    num = (2 * mu_p * mu_g + c1) * (2 * cov + c2)
+    den = (mu_p.pow(2) + mu_g.pow(2) + c1) * (var_p + var_g + c2)
+    return num / den
+
+
+def _check_window(pred: torch.Tensor, win_size: int) -> None:
+    if win_size % 2 != 1 or win_size < 1:
+        raise ValueError(f'win_size must be a positive odd int, '
+                         f'got {win_size}')
+    h, w = pred.shape[-2:]
+    if min(h, w) < win_size:
+        raise ValueError(f'image of size {h}×{w} is smaller than the SSIM '
+                         f'window {win_size}×{win_size}; use larger images')
+
+
+def ssim_gaussian_map(pred: torch.Tensor, gt: torch.Tensor,
+                      data_range: float = 1.0, win_size: int = 11,
+                      sigma: float = 1.5, k1: float = 0.01,
+                      k2: float = 0.03) -> torch.Tensor:
+    """Full-size SSIM map B×C×H×W of the EMRDM ``pytorch_ssim`` (§4.8 item 5).
+
+    Gaussian window ``win_size``×``win_size`` (σ = ``sigma``), each channel
+    filtered separately (depthwise convolution) with zero padding of
+    ``win_size // 2``, population (not sample) covariance.
+    """
+    p, g = _f64(pred, gt)
+    _check_window(p, win_size)
+    kernel = gaussian_window(win_size, sigma)
+    return _ssim_map(p, g, kernel, win_size // 2, data_range, k1, k2, 1.0)
+
+
+def ssim_gaussian(pred: torch.Tensor, gt: torch.Tensor,
+                  data_range: float = 1.0, win_size: int = 11,
+                  sigma: float = 1.5) -> torch.Tensor:
+    """EMRDM SSIM: mean of :func:`ssim_gaussian_map` over C, H, W (§4.8)."""
+    return ssim_gaussian_map(pred, gt, data_range, win_size,
+                             sigma).flatten(1).mean(1)
+
+
+def ssim_uniform_map(pred: torch.Tensor, gt: torch.Tensor, data_range: float,
+                     win_size: int = 7, k1: float = 0.01,
+                     k2: float = 0.03) -> torch.Tensor:
+    """Valid-region SSIM map B×C×(H−w+1)×(W−w+1), scikit-image defaults.
+
+    ``win_size``² uniform window, sample covariance N/(N−1) with N = win²,
+    per channel on 2-D images (§2.8 item 5). scikit-image filters the whole
+    image and then crops (win_size−1)//2 pixels on every side before
+    averaging; the remaining pixels are exactly those whose window lies
+    inside the image, i.e. a convolution without padding.
+    """
+    if data_range is None or data_range <= 0:
+        raise ValueError(f'data_range must be positive, got {data_range}')
+    p, g = _f64(pred, gt)
+    _check_window(p, win_size)
+    kernel = torch.full((win_size, win_size), 1.0 / win_size**2,
+                        dtype=torch.float64)
+    n = win_size**2
+    return _ssim_map(p, g, kernel, 0, data_range, k1, k2, n / (n - 1.0))
+
+
+def ssim_uniform(pred: torch.Tensor, gt: torch.Tensor, data_range: float,
+                 win_size: int = 7) -> torch.Tensor:
+    """Mean of :func:`ssim_uniform_map` over channels and valid pixels.
+
+    Equals the mean over channels of ``skimage.metrics.structural_similarity``
+    computed on each 2-D channel with ``data_range`` (all channels have the
+    same number of valid pixels, so the pooled mean is the channel mean).
+    """
+    return ssim_uniform_map(pred, gt, data_range,
+                            win_size).flatten(1).mean(1)
