@@ -1,0 +1,485 @@
+"""Tests of the leaderboard: transcription, collection, rendering, CLI."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crbench.leaderboard import (LeaderboardWarning, RefusedMetricError, ReportedCSVError,
+                                 build_sections, build_tidy, load_efficiency, load_reported,
+                                 load_runs, model_display, render_markdown, select_runs,
+                                 write_leaderboard)
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTED = REPO / 'leaderboard' / 'reported.csv'
+EFFICIENCY = REPO / 'leaderboard' / 'reported_efficiency.csv'
+PAPERS = REPO.parent / 'shared' / 'papers'
+DE_PAPER = PAPERS / 'de_diffusion_enhancement_tgrs2024.txt'
+EMRDM_PAPER = PAPERS / 'emrdm_cvpr2025.txt'
+DE_SRC = 'DE (Sui et al., TGRS 2024)'
+EM_SRC = 'EMRDM (Liu et al., CVPR 2025)'
+
+HEADER = 'model,dataset,metric,value,source,table,protocol,note\n'
+
+
+def make_run(model='memorynet', dataset='CUHK-CR2', metrics=None, synthetic=False,
+             protocol='cuhk_official', date='2026-11-21T23:50:00+00:00', run_id='run-a',
+             **extra):
+    run = {
+        'schema_version': 1, 'model': model, 'model_display': model, 'config':
+        f'configs/{model}/{model}_x.py', 'dataset': dataset, 'split': 'test',
+        'protocol': protocol, 'metrics': metrics if metrics is not None else
+        {'PSNR': 25.0, 'SSIM': 0.7, 'RMSE': 0.05},
+        'unavailable_metrics': ['LPIPS'], 'n_images': 111, 'checkpoint': 'work_dirs/x.pth',
+        'checkpoint_sha256': 'ab' * 32, 'crbench_version': '0.1.0', 'git_commit': 'c' * 40,
+        'device': 'cpu', 'date': date, 'synthetic': synthetic, 'run_id': run_id}
+    run.update(extra)
+    return run
+
+
+def write_runs(folder: Path, **runs) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, run in runs.items():
+        text = run if isinstance(run, str) else json.dumps(run, indent=1)
+        (folder / f'{name}.json').write_text(text)
+    return folder
+
+
+def small_reported(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / 'reported.csv'
+    path.write_text(HEADER + body)
+    return path
+
+
+def md_sections(md: str) -> dict:
+    """{heading: [row dict]} for every markdown table under a '##'/'###' heading."""
+    out, heading, header = {}, None, None
+    for line in md.splitlines():
+        if line.startswith('#'):
+            heading, header = line.lstrip('#').strip(), None
+            out.setdefault(heading, [])
+        elif line.startswith('|') and heading is not None:
+            cells = [c.strip() for c in re.split(r'(?<!\\)\|', line.strip())[1:-1]]
+            if header is None:
+                header = cells
+            elif not set(''.join(cells)) <= set('-:'):
+                out[heading].append(dict(zip(header, cells)))
+    return out
+
+
+def metric_col(row: dict, metric: str):
+    for k, v in row.items():
+        if k.split(' ')[0] == metric:
+            return v.strip('*')
+    raise KeyError(metric)
+
+
+# ---------------------------------------------------------------------------
+# reported.csv: completeness and the transcription itself
+# ---------------------------------------------------------------------------
+
+def test_reported_counts_per_table():
+    rep = load_reported(REPORTED)
+    counts = rep.groupby(['source', 'table']).size().to_dict()
+    assert counts == {
+        (DE_SRC, 'Table V'): 42, (DE_SRC, 'Table VI'): 42,
+        (EM_SRC, 'Table 1(a)'): 24, (EM_SRC, 'Table 1(b)'): 24,
+        (EM_SRC, 'Table 1(c)'): 44, (EM_SRC, 'Table 1(d)'): 39}
+    protocols = rep.groupby('dataset').protocol.unique().map(list).to_dict()
+    assert protocols == {'CUHK-CR1': ['cuhk_official'], 'CUHK-CR2': ['cuhk_official'],
+                         'RICE1': ['cuhk_official'], 'RICE2': ['cuhk_official'],
+                         'SEN12MS-CR': ['sen12mscr_official'],
+                         'Sen2_MTC_New': ['sen2mtc_official']}
+
+
+# Printed labels in the papers' tables -> canonical keys.
+LABELS = {
+    'SpAGAN': 'spagan', 'SpA-GAN': 'spagan', 'SpA GAN': 'spagan', 'AMGAN-CR': 'amgan_cr',
+    'CVAE': 'cvae', 'MemoryNet': 'memorynet', 'MSDA-CR': 'msda_cr',
+    'DE-MemoryNet': 'de_memorynet', 'DE-MSDA': 'de_msda', 'Ours (EMRDM)': 'emrdm',
+    'McGAN': 'mcgan', 'SAR-Opt-cGAN': 'sar_opt_cgan', 'SAR2OPT': 'sar2opt',
+    'Simulation-Fusion GAN': 'simulation_fusion_gan', 'DSen2-CR': 'dsen2_cr',
+    'GLF-CR': 'glf_cr', 'UnCRtainTS L2': 'uncrtaints_l2', 'ACA-Net': 'aca_net',
+    'DiffCR': 'diffcr', 'Pix2Pix': 'pix2pix', 'AE': 'ae', 'STNet': 'stnet', 'STGAN': 'stgan',
+    'CTGAN': 'ctgan', 'SEN12MS-CR-TS Net': 'sen12ms_cr_ts_net', 'PMAA': 'pmaa',
+    'UnCRtainTS': 'uncrtaints', 'DDPM-CR': 'ddpm_cr'}
+
+
+def _paper_tables() -> dict:
+    """{(table, dataset, model, metric): printed text} parsed from the paper text files."""
+    if not (DE_PAPER.is_file() and EMRDM_PAPER.is_file()):
+        pytest.skip(f'paper text not found under {PAPERS}')
+    found = {}
+    # DE: tab-separated rows after the TABLE V / TABLE VI captions.
+    de = DE_PAPER.read_text(encoding='utf-8').splitlines()
+    for caption, table, datasets in (('TABLE V QUANTITATIVE', 'Table V', ('RICE1', 'RICE2')),
+                                     ('Quantitative Experimental Results on the CUHK-CR1',
+                                      'Table VI', ('CUHK-CR1', 'CUHK-CR2'))):
+        start = next(i for i, l in enumerate(de) if l.startswith(caption))
+        for line in de[start + 1:start + 14]:
+            cells = line.split('\t')
+            if cells[0] in LABELS and len(cells) == 7:
+                for j, text in enumerate(cells[1:]):
+                    found[(table, datasets[j // 3], LABELS[cells[0]],
+                           ('PSNR', 'SSIM', 'LPIPS')[j % 3])] = text
+    # EMRDM Table 1: markdown rows; parts (c) and (d) are flattened in the text,
+    # so the non-empty cells are taken in order.
+    em = EMRDM_PAPER.read_text(encoding='utf-8').splitlines()
+    start = next(i for i, l in enumerate(em) if l.startswith('| Method | (a) CUHK-CR1'))
+    part = 'ab'
+    layouts = {'ab': [('Table 1(a)', 'CUHK-CR1', m) for m in ('PSNR', 'SSIM', 'LPIPS')]
+               + [('Table 1(b)', 'CUHK-CR2', m) for m in ('PSNR', 'SSIM', 'LPIPS')],
+               'c': [('Table 1(c)', 'SEN12MS-CR', m) for m in ('PSNR', 'SSIM', 'MAE', 'SAM')],
+               'd': [('Table 1(d)', 'Sen2_MTC_New', m) for m in ('PSNR', 'SSIM', 'LPIPS')]}
+    for line in em[start:start + 50]:
+        if not line.startswith('|'):
+            break
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if cells[0].startswith('(c)'):
+            part = 'c'
+        elif cells[0].startswith('(d)'):
+            part = 'd'
+        label = re.sub(r'\s*\[\d+\]$', '', cells[0])
+        if label in LABELS:
+            values = [c for c in cells[1:] if c]
+            assert len(values) == len(layouts[part]), line
+            for (table, dataset, metric), text in zip(layouts[part], values):
+                found[(table, dataset, LABELS[label], metric)] = text
+    return found
+
+
+def test_every_reported_number_matches_paper_text():
+    """Each transcribed number is the one printed at its place in the paper's table."""
+    paper = _paper_tables()
+    rep = load_reported(REPORTED)
+    assert len(paper) == len(rep) == 215
+    mismatches = []
+    for r in rep.itertuples():
+        printed = paper.get((r.table, r.dataset, r.model, r.metric))
+        if printed != r.value_text:
+            mismatches.append(f'line {r.line}: {r.model} {r.dataset} {r.metric} '
+                              f'{r.value_text} vs paper {printed}')
+    assert not mismatches, '\n'.join(mismatches)
+
+
+@pytest.mark.parametrize('table,model,dataset,metric,context', [
+    ('Table V', 'de_memorynet', 'RICE1', 'PSNR', 'DE-MemoryNet\t'),
+    ('Table V', 'msda_cr', 'RICE2', 'LPIPS', 'MSDA-CR\t34.569'),
+    ('Table VI', 'cvae', 'CUHK-CR1', 'LPIPS', 'CVAE\t24.252'),
+    ('Table VI', 'amgan_cr', 'CUHK-CR2', 'LPIPS', 'AMGAN-CR\t20.867'),
+    ('Table 1(a)', 'emrdm', 'CUHK-CR1', 'SSIM', '| Ours (EMRDM) | 27.281'),
+    ('Table 1(b)', 'amgan_cr', 'CUHK-CR2', 'LPIPS', '| AMGAN-CR [66] |'),
+    ('Table 1(c)', 'uncrtaints_l2', 'SEN12MS-CR', 'SAM', '| UnCRtainTS L2 [15] |'),
+    ('Table 1(c)', 'emrdm', 'SEN12MS-CR', 'MAE', '| Ours (EMRDM) | 32.14'),
+    ('Table 1(d)', 'ddpm_cr', 'Sen2_MTC_New', 'LPIPS', '| DDPM-CR [29] |'),
+    ('Table 1(d)', 'emrdm', 'Sen2_MTC_New', 'PSNR', '| Ours (EMRDM) | 20.067'),
+])
+def test_spot_check_number_in_paper_row(table, model, dataset, metric, context):
+    """Independent of the parser above: the value occurs on the paper's line for that row."""
+    if not (DE_PAPER.is_file() and EMRDM_PAPER.is_file()):
+        pytest.skip(f'paper text not found under {PAPERS}')
+    rep = load_reported(REPORTED)
+    row = rep[(rep.table == table) & (rep.model == model) & (rep.dataset == dataset)
+              & (rep.metric == metric)]
+    assert len(row) == 1
+    value = row.value_text.iloc[0]
+    text = (DE_PAPER if table.startswith('Table V') else EMRDM_PAPER).read_text('utf-8')
+    lines = [l for l in text.splitlines() if l.startswith(context)]
+    assert lines, f'no line starting with {context!r}'
+    tokens = re.split(r'[\t|]', lines[0])
+    assert value in [t.strip() for t in tokens], (value, lines[0])
+
+
+def test_efficiency_matches_paper_text():
+    if not (DE_PAPER.is_file() and EMRDM_PAPER.is_file()):
+        pytest.skip(f'paper text not found under {PAPERS}')
+    eff = load_efficiency(EFFICIENCY)
+    assert len(eff) == 22
+    de = DE_PAPER.read_text('utf-8')
+    labels = {'spagan': 'SpAGAN', 'amgan_cr': 'AMGAN-CR', 'cvae': 'CVAE', 'memorynet': 'MN',
+              'msda_cr': 'MSDA-CR', 'de': 'DE'}
+    for r in eff[eff.table == 'Table X'].itertuples():
+        line = '\t'.join([labels[r.model], r.complexity_G, r.memory_MB, r.params_M,
+                          r.speed_FPS])
+        assert f'\n{line}\n' in de, line
+    em = EMRDM_PAPER.read_text('utf-8').splitlines()
+    t6 = [[c.strip() for c in l.strip().strip('|').split('|')]
+          for l in em if l.startswith('| Params (M)') or l.startswith('| MACs (G)')]
+    params = [c for row in t6 if row[0] == 'Params (M)' for c in row[1:]
+              if c and c != 'Params (M)']
+    macs = [c for row in t6 if row[0] == 'MACs (G)' for c in row[1:] if c and c != 'MACs (G)']
+    ours = eff[eff.table.str.startswith('Table 6')]
+    assert list(ours.params_M) == params
+    assert list(ours.macs_G) == macs
+
+
+# ---------------------------------------------------------------------------
+# Rendering of reported.csv alone
+# ---------------------------------------------------------------------------
+
+def test_every_reported_row_in_markdown_and_csv(tmp_path):
+    res = write_leaderboard(tmp_path / 'results', REPORTED, tmp_path / 'out')
+    md = (tmp_path / 'out' / 'README.md').read_text('utf-8')
+    sections = md_sections(md)
+    rep = load_reported(REPORTED)
+    missing = []
+    for r in rep.itertuples():
+        rows = [row for row in sections.get(r.dataset, [])
+                if row['Model'] == model_display(r.model) and row['Row'] == 'reported'
+                and row['Source'] == f'{r.source}, {r.table}' and row['Protocol'] == r.protocol]
+        if len(rows) != 1 or metric_col(rows[0], r.metric) != r.value_text:
+            missing.append(f'line {r.line}')
+    assert not missing, missing
+    out = pd.read_csv(tmp_path / 'out' / 'leaderboard.csv', dtype=str, keep_default_na=False)
+    got = out[out.kind == 'reported']
+    assert len(got) == len(rep)
+    key = ['model', 'dataset', 'metric', 'value', 'source', 'table', 'protocol']
+    a = set(map(tuple, got[key].values))
+    b = set(map(tuple, rep.assign(value=rep.value_text)[key].values))
+    assert a == b
+    # every crbench model has a visible gap on Sen2_MTC_New (nothing reported for it)
+    gaps = [r for r in sections['Sen2_MTC_New'] if r['Model'] == 'MemoryNet']
+    assert gaps and all(v == '—' for k, v in gaps[0].items() if k.startswith('PSNR'))
+    assert res['skipped'] == []
+
+
+def test_bad_reported_rows_named_with_line_numbers(tmp_path):
+    path = small_reported(tmp_path, (
+        'memorynet,CUHK-CR2,PSNR,24.224,src,Table VI,cuhk_official,\n'
+        'MemoryNet,CUHK-CR2,PSNR,24.2,src,Table VI,cuhk_official,\n'
+        'memorynet,CUHK-CR9,SSIM,0.6,src,Table VI,cuhk_official,\n'
+        'memorynet,CUHK-CR2,SSIM,abc,src,Table VI,cuhk_official,\n'
+        'memorynet,CUHK-CR2,LPIPS_RANDOM_BACKBONE_TEST_ONLY,0.1,src,Table VI,cuhk_official,\n'
+        'memorynet,CUHK-CR2,PSNR,24.224,src,Table VI,cuhk_official,\n'))
+    with pytest.raises(ReportedCSVError) as e:
+        load_reported(path)
+    msg = str(e.value)
+    assert str(path) in msg
+    for line, what in ((3, 'lower_snake_case'), (4, 'CUHK-CR9'), (5, "'abc'"),
+                       (6, 'refused'), (7, 'duplicate of line 2')):
+        assert re.search(rf'line {line}: [^\n]*{re.escape(what)}', msg), (line, msg)
+    assert 'line 2:' not in msg
+
+
+# ---------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------
+
+def test_malformed_json_skipped_and_named(tmp_path, capsys):
+    results = write_runs(tmp_path / 'results', good=make_run(), broken='{"model": "x", ',
+                         nometrics={k: v for k, v in make_run().items() if k != 'metrics'},
+                         badsyn=make_run(synthetic='yes'), future=make_run(schema_version=9))
+    with pytest.warns(LeaderboardWarning) as rec:
+        runs, skipped = load_runs(results)
+    assert [r['result_file'] for r in runs] == ['good.json']
+    names = sorted(Path(p).name for p, _ in skipped)
+    assert names == ['badsyn.json', 'broken.json', 'future.json', 'nometrics.json']
+    messages = ' '.join(str(w.message) for w in rec)
+    for n in names:
+        assert n in messages
+    # the CLI still writes the leaderboard and names the skipped file
+    cli = _load_cli()
+    rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
+                   '--out-dir', str(tmp_path / 'out')])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert 'broken.json' in out and 'nometrics.json' in out
+    md = (tmp_path / 'out' / 'README.md').read_text('utf-8')
+    assert 'crbench run run-a' in md
+
+
+def test_random_metric_key_refused(tmp_path, capsys):
+    results = write_runs(tmp_path / 'results', ok=make_run(), lpips=make_run(
+        metrics={'PSNR': 20.0, 'LPIPS_RANDOM_BACKBONE_TEST_ONLY': 0.3}, run_id='r'))
+    with pytest.raises(RefusedMetricError, match=r'lpips\.json.*LPIPS_RANDOM_BACKBONE'):
+        load_runs(results)
+    cli = _load_cli()
+    rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
+                   '--out-dir', str(tmp_path / 'out')])
+    assert rc != 0
+    assert 'lpips.json' in capsys.readouterr().err
+    assert not (tmp_path / 'out' / 'README.md').exists()
+
+
+def test_select_latest_and_best(tmp_path):
+    results = write_runs(
+        tmp_path / 'results',
+        old=make_run(metrics={'PSNR': 26.0, 'SSIM': 0.70}, date='2026-01-01T00:00:00+00:00',
+                     run_id='old'),
+        new=make_run(metrics={'PSNR': 25.0, 'SSIM': 0.75}, date='2026-02-01T00:00:00+00:00',
+                     run_id='new'))
+    runs, _ = load_runs(results)
+    latest = select_runs(runs, 'latest')
+    best = select_runs(runs, 'best')
+    assert [(r['run_id'], r['n_runs']) for r in latest] == [('new', 2)]
+    assert [(r['run_id'], r['n_runs']) for r in best] == [('old', 2)]
+    # a row never mixes runs: best run's SSIM is its own, not the higher one
+    assert best[0]['metrics']['SSIM'] == 0.70
+
+
+def test_delta_computed(tmp_path):
+    reported = small_reported(tmp_path, (
+        f'memorynet,CUHK-CR2,PSNR,24.224,"{DE_SRC}",Table VI,cuhk_official,\n'
+        f'memorynet,CUHK-CR2,SSIM,0.6838,"{DE_SRC}",Table VI,cuhk_official,\n'
+        f'memorynet,CUHK-CR2,LPIPS,0.0403,"{DE_SRC}",Table VI,cuhk_official,\n'
+        f'memorynet,CUHK-CR2,PSNR,24.0,"{EM_SRC}",Table 1(b),cuhk_official,\n'))
+    results = write_runs(
+        tmp_path / 'results',
+        a=make_run(metrics={'PSNR': 25.0, 'SSIM': 0.7, 'RMSE': 0.05}),
+        b=make_run(metrics={'PSNR': 30.0}, protocol='standard', run_id='std'))
+    res = write_leaderboard(results, reported, tmp_path / 'out')
+    tidy = res['tidy']
+    d = tidy[tidy.kind == 'delta']
+    got = {(r.reference_table, r.metric): float(r.value) for r in d.itertuples()}
+    assert got == pytest.approx({('Table VI', 'PSNR'): 25.0 - 24.224,
+                                 ('Table VI', 'SSIM'): 0.7 - 0.6838,
+                                 ('Table 1(b)', 'PSNR'): 1.0})
+    assert set(d.run_id) == {'run-a'}  # no delta across protocols
+    rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['CUHK-CR2']
+    delta_rows = {r['Row']: r for r in rows if r['Row'].startswith('Δ')}
+    assert metric_col(delta_rows['Δ vs Table VI'], 'PSNR') == '+0.776'
+    assert metric_col(delta_rows['Δ vs Table VI'], 'SSIM') == '+0.0162'
+    assert metric_col(delta_rows['Δ vs Table VI'], 'LPIPS') == '—'
+    assert metric_col(delta_rows['Δ vs Table 1(b)'], 'PSNR') == '+1.000'
+    repro = [r for r in rows if r['Row'] == 'reproduced' and r['Model'] == 'MemoryNet']
+    assert {r['Protocol'] for r in repro} == {'cuhk_official', 'standard'}
+    assert all(r['Runs'] == '1 (latest)' for r in repro)
+
+
+def test_best_per_column_respects_direction(tmp_path):
+    reported = small_reported(tmp_path, (
+        'memorynet,RICE1,PSNR,30.0,src,T,cuhk_official,\n'
+        'memorynet,RICE1,LPIPS,0.050,src,T,cuhk_official,\n'
+        'msda_cr,RICE1,PSNR,29.0,src,T,cuhk_official,\n'
+        'msda_cr,RICE1,LPIPS,0.030,src,T,cuhk_official,\n'
+        'cvae,RICE1,PSNR,31.0,src,T,standard,\n'
+        'cvae,RICE1,LPIPS,0.010,src,T,standard,\n'))
+    rep = load_reported(reported)
+    runs = select_runs([dict(make_run('spagan', 'RICE1', {'PSNR': 29.5, 'LPIPS': 0.040}),
+                             result_file='x.json')])
+    secs = {s.dataset: s for s in build_sections(build_tidy(rep, runs))}
+    best = {(r.model, r.kind, m) for r in secs['RICE1'].rows for m, c in r.cells.items()
+            if c.bold}
+    # PSNR: higher is better -> memorynet; LPIPS: lower is better -> msda_cr.
+    # cvae uses another protocol and does not compete.
+    assert best == {('memorynet', 'reported', 'PSNR'), ('msda_cr', 'reported', 'LPIPS')}
+    md = render_markdown(build_tidy(rep, runs))
+    rows = md_sections(md)['RICE1']
+    msda = next(r for r in rows if r['Model'] == 'MSDA-CR' and r['Row'] == 'reported')
+    assert msda['LPIPS ↓'] == '**0.030**' and msda['PSNR ↑'] == '29.0'
+    # a better reproduced run takes the bold
+    runs = select_runs([dict(make_run('spagan', 'RICE1', {'PSNR': 35.0, 'LPIPS': 0.001}),
+                             result_file='x.json')])
+    secs = {s.dataset: s for s in build_sections(build_tidy(rep, runs))}
+    best = {(r.model, r.kind, m) for r in secs['RICE1'].rows for m, c in r.cells.items()
+            if c.bold}
+    assert best == {('spagan', 'reproduced', 'PSNR'), ('spagan', 'reproduced', 'LPIPS')}
+
+
+def test_synthetic_only_in_synthetic_section(tmp_path):
+    results = write_runs(
+        tmp_path / 'results',
+        real=make_run(metrics={'PSNR': 23.5, 'SSIM': 0.66}, run_id='real-1'),
+        syn=make_run(metrics={'PSNR': 12.345, 'SSIM': 0.1234}, synthetic=True,
+                     run_id='syn-1'))
+    out = tmp_path / 'out'
+    write_leaderboard(results, REPORTED, out, show_synthetic=True)
+    md = (out / 'README.md').read_text('utf-8')
+    main, _, synth = md.partition('## Synthetic runs')
+    assert synth, 'no synthetic section'
+    assert '12.345' in synth and 'syn-1' in synth
+    assert '12.345' not in main and 'syn-1' not in main and '0.1234' not in main
+    assert 'real-1' in main and 'real-1' not in synth
+    assert '**' not in synth and 'Δ' not in synth.split('\n', 3)[-1]
+    csv_ = pd.read_csv(out / 'leaderboard.csv', dtype=str, keep_default_na=False)
+    syn_rows = csv_[csv_.run_id == 'syn-1']
+    assert len(syn_rows) == 2 and set(syn_rows.synthetic) == {'true'}
+    assert set(syn_rows.kind) == {'reproduced'}  # never a delta
+    assert set(csv_[csv_.run_id != 'syn-1'].synthetic) == {'false'}
+    html = (out / 'index.html').read_text('utf-8')
+    main_html, _, syn_html = html.partition('<section class="panel" id="synthetic">')
+    assert 'syn-1' in syn_html and 'syn-1' not in main_html
+    # without the flag: not shown anywhere, but the page says runs are hidden
+    write_leaderboard(results, REPORTED, out)
+    md = (out / 'README.md').read_text('utf-8')
+    assert 'syn-1' not in md and '12.345' not in md and '## Synthetic runs' not in md
+    assert '1 synthetic run(s) hidden' in md
+    assert 'syn-1' not in (out / 'leaderboard.csv').read_text('utf-8')
+    assert 'syn-1' not in (out / 'index.html').read_text('utf-8')
+
+
+# ---------------------------------------------------------------------------
+# CLI and idempotence
+# ---------------------------------------------------------------------------
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location('crbench_tools_leaderboard',
+                                                  REPO / 'tools' / 'leaderboard.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cli_idempotent(tmp_path):
+    results = write_runs(
+        tmp_path / 'results',
+        r1=make_run(run_id='r1', date='2026-01-01T00:00:00+00:00'),
+        r2=make_run(run_id='r2', date='2026-01-02T00:00:00+00:00'),
+        r3=make_run('emrdm', 'SEN12MS-CR', {'PSNR': 30.1, 'SSIM': 0.9, 'MAE': 0.02,
+                                             'SAM': 6.0, 'raw_PSNR': 10.0},
+                    protocol='sen12mscr_official', run_id='r3'),
+        s1=make_run(synthetic=True, run_id='s1'))
+    cli = _load_cli()
+    args = ['--results-dir', str(results), '--reported', str(REPORTED), '--select', 'best',
+            '--show-synthetic']
+    outs = []
+    for name in ('a', 'a', 'b'):
+        assert cli.main(args + ['--out-dir', str(tmp_path / name)]) == 0
+        outs.append({f: (tmp_path / name / f).read_bytes()
+                     for f in ('README.md', 'leaderboard.csv', 'index.html')})
+    assert outs[0] == outs[1] == outs[2]
+    md = outs[0]['README.md'].decode()
+    assert 'raw_PSNR' not in md
+    assert 'raw_PSNR' in outs[0]['leaderboard.csv'].decode()
+    assert not re.search(r'20\d\d-\d\d-\d\dT', md)  # no timestamps in the page
+
+
+def test_repo_outputs_are_current(tmp_path):
+    """leaderboard/leaderboard.csv in the repo matches a fresh rendering of reported.csv."""
+    repo_out = REPO / 'leaderboard'
+    if not (repo_out / 'README.md').exists():
+        pytest.skip('leaderboard/README.md not generated yet')
+    if any(p.suffix == '.json' for p in (repo_out / 'results').glob('*.json')):
+        pytest.skip('repository has run files; outputs depend on how they were generated')
+    write_leaderboard(repo_out / 'results', REPORTED, tmp_path)
+    for f in ('leaderboard.csv',):
+        assert (tmp_path / f).read_bytes() == (repo_out / f).read_bytes(), \
+            f'leaderboard/{f} is stale: run python tools/leaderboard.py'
+
+
+# ---------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------
+
+def test_html_self_contained_with_tabs_and_provenance(tmp_path):
+    results = write_runs(tmp_path / 'results', a=make_run(run_id='run-html'))
+    write_leaderboard(results, REPORTED, tmp_path)
+    html = (tmp_path / 'index.html').read_text('utf-8')
+    assert html.startswith('<!DOCTYPE html>')
+    # no network fetches: no external scripts, styles, images or links
+    assert not re.search(r'(src|href)\s*=', html)
+    assert 'http://' not in html and 'https://' not in html and '@import' not in html
+    for ds in ('CUHK-CR1', 'CUHK-CR2', 'RICE1', 'RICE2', 'SEN12MS-CR', 'Sen2_MTC_New'):
+        assert f'data-target="ds-{ds.lower().replace("_", "-")}"' in html
+    assert 'Source (provenance)' in html and 'sortTable' in html
+    rep = load_reported(REPORTED)
+    for r in rep.itertuples():
+        assert f'data-v="{float(r.value_text)!r}"' in html
+    assert f'{DE_SRC}, Table VI' in html
+    assert 'run-html' in html
+    assert 'Synthetic runs' not in html
