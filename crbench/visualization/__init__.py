@@ -1,0 +1,3 @@
+from .grids import comparison_grid, display_bands
+
+__all__ = ['comparison_grid', 'display_bands']

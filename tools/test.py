@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Test a checkpoint and record the result:
+``python tools/test.py CONFIG CHECKPOINT [--results-dir leaderboard/results]``."""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from crbench.apis import ConfigError, DictAction, check_data, prepare_config  # noqa: E402
+from crbench.datasets import DatasetLayoutError  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a crbench checkpoint.')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', help='a .pth written by tools/train.py or a converter')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--data-root', help='dataset root; overrides data_root of every split')
+    parser.add_argument('--results-dir', default='leaderboard/results',
+                        help='where the run JSON is written (default: leaderboard/results)')
+    parser.add_argument('--no-results', action='store_true', help='do not write a run JSON')
+    parser.add_argument('--save-images', metavar='DIR',
+                        help='save cloudy | prediction | target comparison grids here')
+    parser.add_argument('--max-images', type=int, default=8,
+                        help='how many comparison grids --save-images writes')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    try:
+        cfg = prepare_config(args.config, args.work_dir, args.data_root, args.cfg_options)
+        if not os.path.isfile(args.checkpoint):
+            raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist; train '
+                                    f'one with `python tools/train.py {args.config}`')
+        datasets = check_data(cfg, splits=('test',))
+    except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
+        print(f'crbench test: {err}', file=sys.stderr)
+        return 2
+    cfg.load_from = args.checkpoint
+    cfg.launcher = args.launcher
+    if args.save_images:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
+            type='ComparisonImageHook', out_dir=args.save_images, max_images=args.max_images)]
+
+    from mmengine.dist import is_main_process
+    from mmengine.runner import Runner
+    from crbench.engine import init_cpu_distributed
+    from crbench.results import build_record, write_record
+    init_cpu_distributed(args.launcher)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+
+    if args.no_results or not is_main_process():
+        return 0
+    metric = runner.test_evaluator.metrics[0]
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset = datasets['test']
+    record = build_record(
+        model=cfg.model_name, model_display=cfg.get('model_display'), config=args.config,
+        dataset=dataset_cfg.get('dataset_name', dataset.DATASET_NAME), split=dataset.split,
+        protocol=metric.protocol.name, metrics=metrics,
+        n_images=metrics.get('n_images', len(dataset)), checkpoint=args.checkpoint,
+        synthetic=dataset.synthetic, unavailable_metrics=getattr(metric, 'unavailable', []),
+        extra=dict(data_root=dataset.data_root))
+    path = write_record(record, args.results_dir)
+    print(f'crbench test: result written to {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
