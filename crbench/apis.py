@@ -5,7 +5,7 @@ from typing import Iterable, Optional
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
-from crbench.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+from crbench.registry import DATASETS, DIFFUSION_SAMPLERS, METRICS, MODELS, TRANSFORMS
 
 DATALOADER_KEYS = {'train': 'train_dataloader', 'val': 'val_dataloader',
                    'test': 'test_dataloader'}
@@ -43,14 +43,27 @@ def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
             path.append(part)
 
 
-def _check_type(cfg_node: dict, registry, where: str) -> None:
+def _check_type(cfg_node: dict, registry, where: str, *alternatives) -> None:
     type_name = cfg_node.get('type')
-    if isinstance(type_name, str) and registry.get(type_name) is None:
-        known = list(registry.module_dict) + (list(registry.parent.module_dict)
-                                              if registry.parent else [])
+    registries = (registry, ) + alternatives
+    if isinstance(type_name, str) and all(r.get(type_name) is None for r in registries):
+        known = [name for r in registries for name in r.module_dict]
+        known += list(registry.parent.module_dict) if registry.parent else []
         raise ConfigError(f'{where}: {type_name!r} is not registered in crbench\'s '
                           f'{registry.name} registry.{_suggest(type_name, known)} If it is '
                           'your own class, list its module in custom_imports.')
+
+
+def _typed_nodes(node, where: str):
+    """Every dict with a ``type`` key inside a config subtree, with its path."""
+    if isinstance(node, dict):
+        if 'type' in node:
+            yield where, node
+        for key, value in node.items():
+            yield from _typed_nodes(value, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _typed_nodes(value, f'{where}[{i}]')
 
 
 def check_registered_types(cfg: Config) -> None:
@@ -58,7 +71,9 @@ def check_registered_types(cfg: Config) -> None:
     from crbench.setup_env import register_all_modules
     register_all_modules()
     if 'model' in cfg:
-        _check_type(cfg.model, MODELS, 'model')
+        for where, node in _typed_nodes(cfg.model, 'model'):
+            # Inside a model: networks, losses, preprocessors, diffusion samplers.
+            _check_type(node, MODELS, where, DIFFUSION_SAMPLERS)
     for split, key in DATALOADER_KEYS.items():
         loader = cfg.get(key)
         if not loader:

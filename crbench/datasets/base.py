@@ -71,8 +71,8 @@ class BaseCRDataset(BaseDataset):
     def layout_error(self, problem: str):
         raise DatasetLayoutError(
             f'{type(self).__name__} ({self.DATASET_NAME}, split {self.split!r}): {problem}.\n'
-            f'Expected layout:\n{self.LAYOUT}\nPoint data_root at the folder shown as the '
-            'root above (for example `--cfg-options data_root=/path/to/it`), or write a '
+            f'Expected layout:\n{self.LAYOUT}\nPoint data_root at the folder marked above '
+            '(tools/train.py and tools/test.py take `--data-root /path/to/it`), or write a '
             'synthetic copy with `python tools/make_synthetic_data.py --dataset '
             f'<name> --out <dir>`.')
 
