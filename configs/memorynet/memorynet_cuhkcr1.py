@@ -1,22 +1,10 @@
-# MemoryNet (the collection's MPRNet, n_feat 40) on CUHK-CR1, as trained for the
-# DE paper: batch 2 at 256×256, Adam 1e-4 (0.5, 0.999), wd 1e-5, 200 epochs.
-# 534 training images / batch 2 = 267 iterations per epoch -> 53,400 iterations.
-_base_ = [
-    '../_base_/datasets/cuhk_cr1.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'memorynet'
-
-model = dict(
-    type='SupervisedRestorer',
-    generator=dict(type='MemoryNet', in_channels=4, n_feat=40, scale_unetfeats=20,
-                   scale_orsnetfeats=16, num_cab=8),
-    # MODELS.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
-    losses=dict(charbonnier=dict(type='CharbonnierLoss', eps=1e-3),
-                edge=dict(type='LaplacianEdgeLoss', eps=1e-3)),
-    loss_weights=dict(charbonnier=1.0, edge=0.05),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
-
+# MemoryNet on CUHK-CR1: the CUHK-CR2 recipe on the CUHK-CR1 folder.
+# 534 training images / batch 2 = 267 iterations per epoch -> 200 epochs = 53,400 iterations.
+_base_ = ['./memorynet_cuhkcr2.py']
+dataset_name = 'CUHK-CR1'
+data_root = 'data/C-CUHK/CUHK-CR1'
+train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+test_dataloader = val_dataloader
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=53400, val_interval=2670)
 default_hooks = dict(checkpoint=dict(interval=2670))

@@ -1,35 +1,8 @@
 # CUHK-CR1 (thin cloud): DATA_FORMATS.md §2. 534 train / 134 test, 4 bands R,G,B,NIR.
-# data_root is the CUHK-CR1 folder of the C-CUHK download; the NIR tree is found
-# at C-CUHK/nir/CUHK-CR1 (override with nir_root).
-dataset_type = 'CUHKCRDataset'
+# Same layout, pipeline and protocol as CUHK-CR2; only the folder differs.
+_base_ = ['./cuhk_cr2.py']
 dataset_name = 'CUHK-CR1'
 data_root = 'data/C-CUHK/CUHK-CR1'
-num_bands = 4
-
-load_rgb_nir = dict(
-    type='LoadImageBands',
-    sources=dict(cloudy=[('cloudy_path', [0, 1, 2]), ('cloudy_nir_path', [0])],
-                 gt=[('gt_path', [0, 1, 2]), ('gt_nir_path', [0])]))
-# 512 -> 256 with MATLAB bicubic, then [0, 255] -> [-1, 1] without clipping (§2.6).
-train_pipeline = [
-    load_rgb_nir,
-    dict(type='MatlabResize', scale=0.5),
-    dict(type='RescaleToSymmetric', in_range=(0, 255)),
-    dict(type='PackCRInputs'),
-]
-test_pipeline = train_pipeline
-
-train_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, dataset_name=dataset_name,
-                 split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, dataset_name=dataset_name,
-                 split='test', pipeline=test_pipeline))  # no separate val split (§2.4)
+train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='CRMetric', protocol='cuhk_official')
-test_evaluator = val_evaluator

@@ -2,36 +2,9 @@
 # taken from disk (paper: 450, release reportedly 736); the 8:2 split is computed from the ids
 # found with the documented rule (crbench/datasets/rice.py), or freeze it with
 # tools/make_rice_split.py and set split_file for each split.
-# data_root is the RICE_DATASET folder as extracted from RICE_DATASET.zip.
-dataset_type = 'RICEDataset'
-data_root = 'data/RICE_DATASET'
+# Everything else (layout root, pipeline, protocol) is RICE1's.
+_base_ = ['./rice1.py']
 version = 2
-num_bands = 3
-
-load_rgb = dict(
-    type='LoadImageBands',
-    sources=dict(cloudy=[('cloudy_path', [0, 1, 2])], gt=[('gt_path', [0, 1, 2])]))
-# 512 -> 256 with MATLAB bicubic, then [0, 255] -> [-1, 1] without clipping, as CUHK-CR (§3.6).
-# An RGBA file loses its alpha (channels 0-2 are read).
-train_pipeline = [
-    load_rgb,
-    dict(type='MatlabResize', scale=0.5),
-    dict(type='RescaleToSymmetric', in_range=(0, 255)),
-    dict(type='PackCRInputs'),
-]
-test_pipeline = train_pipeline
-
-train_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, version=version, split='train',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, version=version, split='test',
-                 pipeline=test_pipeline))  # no separate val split
+train_dataloader = dict(dataset=dict(version=version))
+val_dataloader = dict(dataset=dict(version=version))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='CRMetric', protocol='cuhk_official')
-test_evaluator = val_evaluator
