@@ -14,6 +14,7 @@ demo: setup
 	$(PY) tools/demo.py
 
 test: setup
+	@bash tools/install_test_deps.sh
 	$(PY) -m pytest -q --timeout=900 --durations=15 tests
 
 test-fast: setup

@@ -1,6 +1,7 @@
 """tools/train.py and tools/test.py as a user runs them."""
 import glob
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -14,8 +15,9 @@ TINY = ['model.generator.n_feat=8', 'model.generator.scale_unetfeats=4',
 
 
 def run_tool(repo_root, *args, timeout=600):
+    env = dict(os.environ, OMP_NUM_THREADS='1')  # one thread per process on 2-core machines
     return subprocess.run([sys.executable, *args], cwd=repo_root, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 def test_train_without_data_names_path_and_layout(repo_root, tmp_path):
