@@ -22,6 +22,9 @@ def parse_args(argv=None):
     parser.add_argument('--no-results', action='store_true', help='do not write a run JSON')
     parser.add_argument('--save-images', metavar='DIR',
                         help='save cloudy | prediction | target comparison grids here')
+    parser.add_argument('--save-preds', metavar='DIR',
+                        help='write every prediction in the dataset\'s units and format '
+                        '(GeoTIFF with the source CRS/transform for SEN12MS-CR, PNG for CUHK/RICE)')
     parser.add_argument('--max-images', type=int, default=8,
                         help='how many comparison grids --save-images writes')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -49,6 +52,12 @@ def main(argv=None) -> int:
     if args.save_images:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
             type='ComparisonImageHook', out_dir=args.save_images, max_images=args.max_images)]
+
+    if args.save_preds:
+        from crbench.engine.prediction_writer import find_value_range
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
+            type='PredictionWriterHook', out_dir=args.save_preds,
+            value_range=find_value_range(cfg.test_dataloader.dataset.pipeline))]
 
     from mmengine.dist import is_main_process
     from mmengine.runner import Runner

@@ -1,0 +1,92 @@
+"""Write test predictions in the dataset's own units and file format."""
+import os
+import os.path as osp
+from typing import Sequence, Tuple
+
+import numpy as np
+from mmengine.hooks import Hook
+
+from crbench.registry import HOOKS
+
+
+def to_dataset_units(pred: np.ndarray, value_range: Tuple[float, float], dtype) -> np.ndarray:
+    """Invert the pipeline's [lo, hi] -> [-1, 1] scaling, clip and cast (rounding)."""
+    lo, hi = value_range
+    values = (pred + 1.0) / 2.0 * (hi - lo) + lo
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    if info is not None:
+        values = np.clip(np.round(values), max(info.min, lo), min(info.max, hi))
+    return values.astype(dtype)
+
+
+def find_value_range(pipeline: Sequence[dict], key: str = 'gt') -> Tuple[float, float]:
+    """The ``in_range`` of the pipeline's ``RescaleToSymmetric`` that scales ``key``."""
+    for transform in pipeline:
+        if transform.get('type') == 'RescaleToSymmetric' and key in transform.get(
+                'keys', ('cloudy', 'gt')):
+            return tuple(float(v) for v in transform.get('in_range', (0.0, 255.0)))
+    raise ValueError(f'the test pipeline has no RescaleToSymmetric for {key!r}; cannot map '
+                     'predictions back to the dataset\'s units')
+
+
+@HOOKS.register_module()
+class PredictionWriterHook(Hook):
+    """Save every test prediction next to nothing else, in the source's format.
+
+    * GeoTIFF sources (SEN12MS-CR): a GeoTIFF with the source's CRS and transform,
+      uint16 in the dataset's DN range, band descriptions from ``band_names``;
+    * other TIFF sources (Sen2_MTC_New): a TIFF, bands last as the source;
+    * PNG sources (CUHK-CR, RICE): an RGB PNG, plus ``<id>_<band>.png`` in gray for
+      any further band (CUHK-CR's NIR), uint8.
+
+    So predictions open in QGIS (or any viewer) next to the inputs.
+    """
+
+    def __init__(self, out_dir: str, value_range: Tuple[float, float] = (0.0, 255.0)):
+        self.out_dir, self.value_range = out_dir, tuple(value_range)
+
+    def before_test(self, runner) -> None:
+        os.makedirs(self.out_dir, exist_ok=True)
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        for sample in outputs or []:
+            self.write(sample)
+
+    def write(self, sample) -> str:
+        meta = sample.metainfo
+        pred = sample.pred.detach().float().cpu().numpy()  # C×H×W in [-1, 1]
+        name = str(meta.get('sample_id', 'prediction'))
+        source = meta.get('gt_path') or ''
+        dtype = np.uint8 if self.value_range[1] <= 255 else np.uint16
+        data = to_dataset_units(pred, self.value_range, dtype)
+        if meta.get('crs') is not None or source.lower().endswith(('.tif', '.tiff')):
+            return self._write_tiff(data, name, meta, geo=meta.get('crs') is not None)
+        return self._write_png(data, name, meta)
+
+    def _write_tiff(self, data: np.ndarray, name: str, meta: dict, geo: bool) -> str:
+        import rasterio
+        from rasterio.transform import Affine
+        path = osp.join(self.out_dir, f'{name}.tif')
+        profile = dict(driver='GTiff', width=data.shape[2], height=data.shape[1],
+                       count=data.shape[0], dtype=data.dtype.name)
+        if geo:
+            profile.update(crs=meta['crs'], transform=Affine(*meta['transform'][:6]))
+        with rasterio.open(path, 'w', **profile) as dst:
+            dst.write(data)
+            for i, band in enumerate(meta.get('band_names') or [], start=1):
+                if i <= data.shape[0]:
+                    dst.set_band_description(i, str(band))
+        return path
+
+    def _write_png(self, data: np.ndarray, name: str, meta: dict) -> str:
+        from PIL import Image
+        bands = list(meta.get('band_names') or [f'b{i}' for i in range(data.shape[0])])
+        path = osp.join(self.out_dir, f'{name}.png')
+        if data.shape[0] >= 3:
+            Image.fromarray(np.ascontiguousarray(data[:3].transpose(1, 2, 0))).save(path)
+            extra = range(3, data.shape[0])
+        else:
+            extra = range(data.shape[0])
+        for i in extra:
+            Image.fromarray(data[i]).save(osp.join(self.out_dir, f'{name}_{bands[i]}.png'))
+        return path
