@@ -64,8 +64,13 @@ def main(argv=None) -> int:
     from crbench.engine import init_cpu_distributed
     from crbench.results import build_record, write_record
     init_cpu_distributed(args.launcher)
+    from crbench.engine import UntrustedCheckpointError
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except UntrustedCheckpointError as err:
+        print(f'crbench test: {err}', file=sys.stderr)
+        return 2
 
     if args.no_results or not is_main_process():
         return 0

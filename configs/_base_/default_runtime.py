@@ -8,7 +8,10 @@ env_cfg = dict(
     dist_cfg=dict(backend='gloo'),
 )
 # Used only when training is distributed: DDP that also works for CPU modules.
-model_wrapper_cfg = dict(type='CPUCompatibleDDP')
+# The scope prefix is needed: Runner.wrap_model looks the type up with
+# MODEL_WRAPPERS.get() on MMEngine's root registry, which does not search child
+# registries for an unprefixed name (it would get None and fail in issubclass).
+model_wrapper_cfg = dict(type='crbench.CPUCompatibleDDP')
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -18,6 +21,9 @@ default_hooks = dict(
                     save_best='RMSE', rule='less'),  # the papers monitor RMSE
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# Stop with a message naming the iteration and every loss term when the loss
+# becomes NaN/inf (policy='skip' skips such updates instead): crbench/engine/fault_hooks.py.
+custom_hooks = [dict(type='NonFiniteLossHook', policy='stop')]
 log_processor = dict(type='LogProcessor', by_epoch=False, window_size=50)
 log_level = 'INFO'
 vis_backends = [dict(type='LocalVisBackend')]

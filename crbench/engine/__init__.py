@@ -1,4 +1,4 @@
-from . import hooks  # noqa: F401
+from . import hooks, prediction_writer  # noqa: F401
 from .compat import (CPUCompatibleDDP, UntrustedCheckpointError, atomic_write_bytes,
                      file_sha256, init_cpu_distributed, is_trusted_checkpoint,
                      load_checkpoint_file, save_trusted_checkpoint)
@@ -8,3 +8,4 @@ __all__ = [
     'init_cpu_distributed', 'is_trusted_checkpoint', 'load_checkpoint_file',
     'save_trusted_checkpoint'
 ]
+from .fault_hooks import NonFiniteLossError, NonFiniteLossHook  # noqa: F401,E402

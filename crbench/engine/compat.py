@@ -72,7 +72,13 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
 
 
 def save_trusted_checkpoint(checkpoint: dict, filename: str, **_unused) -> None:
-    """Save a crbench checkpoint atomically and record its digest beside it."""
+    """Save a crbench checkpoint atomically and record its digest beside it.
+
+    The order makes every crash point safe: the sidecar first lists both the
+    old and the new digest, then the new file replaces the old one, then the
+    sidecar keeps only the new digest. Whatever is on disk after a kill is a
+    complete checkpoint whose digest the sidecar accepts.
+    """
     filename = str(filename)
     folder = osp.dirname(osp.abspath(filename))
     os.makedirs(folder, exist_ok=True)
@@ -81,6 +87,9 @@ def save_trusted_checkpoint(checkpoint: dict, filename: str, **_unused) -> None:
     try:
         torch.save(checkpoint, tmp)
         digest = file_sha256(tmp)
+        previous = trusted_digests(filename)
+        atomic_write_bytes(filename + SIDECAR_SUFFIX,
+                           ''.join(f'{d}\n' for d in [digest] + previous).encode())
         os.replace(tmp, filename)
     except BaseException:
         if osp.exists(tmp):
@@ -89,14 +98,23 @@ def save_trusted_checkpoint(checkpoint: dict, filename: str, **_unused) -> None:
     atomic_write_bytes(filename + SIDECAR_SUFFIX, (digest + '\n').encode())
 
 
-def is_trusted_checkpoint(filename: str) -> bool:
-    """True when ``filename`` has a sidecar digest that matches its content."""
+def trusted_digests(filename: str) -> list:
     sidecar = filename + SIDECAR_SUFFIX
     if not osp.isfile(sidecar):
-        return False
+        return []
     with open(sidecar) as f:
-        expected = f.read().strip()
-    return expected == file_sha256(filename)
+        return [line.strip() for line in f if line.strip()]
+
+
+def is_trusted_checkpoint(filename: str) -> bool:
+    """True when ``filename``'s content matches a digest in its sidecar.
+
+    The sidecar proves the file is intact and was written by crbench's saver;
+    it is not a signature: whoever can write files into the work dir can also
+    write a matching sidecar.
+    """
+    accepted = trusted_digests(filename)
+    return bool(accepted) and file_sha256(filename) in accepted
 
 
 def load_checkpoint_file(filename: str, map_location=None):

@@ -1,0 +1,479 @@
+"""Cloud removal on whole scenes of any size, tile by tile, in bounded memory.
+
+A mono-temporal model (any registered framework: ``model.restore({'cloudy': x})``)
+runs on overlapping tiles read from the input raster with rasterio windows. The
+predictions are blended and written, one strip of tile rows at a time, to a
+GeoTIFF with the input's CRS, transform and nodata.
+
+Blending. Along each axis a tile's weight is a product of two ramps, one at
+each side shared with a neighbouring tile (a side on the scene border has no
+ramp: weight 1 up to the border):
+
+    0                         for the first ``margin`` pixels,
+    sin²(π (u + ½) / (2 R))   for u = 0 … R-1, R = overlap - 2·margin pixels,
+    1                         beyond.
+
+Two neighbours' ramps over the same ``overlap`` pixels sum to 1 (sin² + cos²),
+so the blend is smooth and seamless, and every output pixel is the weighted
+mean of the tiles that cover it (the weights are normalised anyway, which also
+covers the wider overlap of the last tile, shifted to end at the border). The
+``margin`` pixels next to an inner tile edge get weight 0: a model whose
+receptive field radius is at most ``margin`` gives exactly its untiled output
+(up to float rounding); larger models (U-Nets) get the smooth blend.
+
+Memory: one strip of ``tile`` rows over the whole width (accumulator and
+weights, float32, ``(C_out + 1) * tile * width * 4`` bytes) plus one batch of
+tiles; the scene itself is never loaded.
+
+Scaling. The model works in [-1, 1]; the input's units come from the config's
+test pipeline (its ``RescaleToSymmetric`` for ``cloudy``: ``in_range``, ``clip``
+and ``nan_value`` applied exactly as in the pipeline), and predictions are mapped
+back with the inverse of the target's (``gt``) rescaling before writing.
+Resolution-changing transforms of the pipeline (``MatlabResize``) are *not*
+applied: scenes are processed at their native resolution.
+"""
+import math
+import os
+import os.path as osp
+import tempfile
+import warnings
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from crbench.datasets.transforms.geotiff import GDAL_READ_OPTIONS
+
+
+class SceneInferenceError(ValueError):
+    """The scene, the options or the model cannot be used for tiled inference."""
+
+
+# --------------------------------------------------------------------------- scaling
+@dataclass(frozen=True)
+class SymmetricScaling:
+    """``v ↦ 2 (v - lo) / (hi - lo) - 1`` as ``RescaleToSymmetric`` does it."""
+    lo: float = 0.0
+    hi: float = 255.0
+    clip: bool = False
+    nan_value: Optional[float] = None
+
+    def __post_init__(self):
+        if not self.hi > self.lo:
+            raise SceneInferenceError(f'in_range must have hi > lo, got ({self.lo}, {self.hi})')
+
+    def forward(self, value: np.ndarray) -> np.ndarray:
+        """Input units → [-1, 1], float32, with the pipeline's exact operations."""
+        value = value.astype(np.float32)
+        if self.clip:
+            value = np.clip(value, self.lo, self.hi)
+        if self.nan_value is not None:
+            value = np.nan_to_num(value, nan=self.nan_value)
+        return (value - self.lo) / (self.hi - self.lo) * 2.0 - 1.0
+
+    def inverse(self, value: np.ndarray) -> np.ndarray:
+        """[-1, 1] → input units, float64."""
+        return (value.astype(np.float64) + 1.0) / 2.0 * (self.hi - self.lo) + self.lo
+
+    @property
+    def fill(self) -> float:
+        """What nodata input pixels become before scaling."""
+        return self.lo if self.nan_value is None else float(self.nan_value)
+
+
+def _pipeline_of(cfg) -> list:
+    for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        loader = cfg.get(key)
+        if loader and loader.get('dataset') and loader.dataset.get('pipeline') is not None:
+            return list(loader.dataset.pipeline)
+    return []
+
+
+def scaling_from_config(cfg) -> Tuple[SymmetricScaling, SymmetricScaling]:
+    """(input scaling, output scaling) read from the config's test pipeline.
+
+    The input uses the ``RescaleToSymmetric`` whose keys include ``cloudy``, the
+    output the one whose keys include ``gt`` (the same one for CUHK-CR, RICE,
+    SEN12MS-CR, Sen2_MTC_New).
+    """
+    found = {}
+    for step in _pipeline_of(cfg):
+        if step.get('type') != 'RescaleToSymmetric':
+            continue
+        keys = tuple(step.get('keys', ('cloudy', 'gt')))
+        lo, hi = step.get('in_range', (0.0, 255.0))
+        scaling = SymmetricScaling(float(lo), float(hi), bool(step.get('clip', False)),
+                                   step.get('nan_value'))
+        for key in ('cloudy', 'gt'):
+            if key in keys:
+                found.setdefault(key, scaling)
+    if 'cloudy' not in found:
+        raise SceneInferenceError(
+            'the config\'s test pipeline has no RescaleToSymmetric for "cloudy", so the input '
+            'units are unknown; pass the range explicitly (--in-range LO HI)')
+    return found['cloudy'], found.get('gt', found['cloudy'])
+
+
+def check_mono_temporal(cfg, model) -> None:
+    """Refuse models that need more than one cloudy image (or SAR) per sample."""
+    keys = tuple(getattr(model, 'input_keys', ('cloudy',)))
+    if keys != ('cloudy',):
+        raise SceneInferenceError(
+            f'this model reads the inputs {list(keys)}; scene inference supports mono-temporal '
+            'optical models that read only "cloudy"')
+    if cfg is not None and (cfg.get('num_frames') or 0) > 1:
+        raise SceneInferenceError(
+            f'the config is multi-temporal (num_frames={cfg.num_frames}); scene inference '
+            'supports mono-temporal models only')
+    for step in _pipeline_of(cfg) if cfg is not None else []:
+        extra = [k for k in step.get('input_keys', ('cloudy',)) if k != 'cloudy'] \
+            if step.get('type') == 'PackCRInputs' else []
+        if extra:
+            raise SceneInferenceError(
+                f'the config\'s pipeline packs the inputs {extra} besides "cloudy"; scene '
+                'inference supports mono-temporal optical models only')
+
+
+# --------------------------------------------------------------------------- geometry
+def tile_starts(size: int, tile: int, stride: int) -> List[int]:
+    """Start offsets of tiles of length ``tile`` covering ``[0, size)``; the last
+    one is shifted back to end at ``size``, so every tile is whole."""
+    if tile >= size:
+        return [0]
+    starts = list(range(0, size - tile, stride))
+    starts.append(size - tile)
+    return sorted(set(starts))
+
+
+def blend_ramp(overlap: int, margin: int) -> np.ndarray:
+    """The rising ramp over ``overlap`` pixels (module docstring); float64."""
+    ramp = np.ones(overlap, dtype=np.float64)
+    ramp[:margin] = 0.0
+    width = overlap - 2 * margin
+    u = np.arange(width, dtype=np.float64)
+    ramp[margin:margin + width] = np.sin(np.pi * (u + 0.5) / (2 * width)) ** 2
+    return ramp
+
+
+def blend_window_1d(length: int, overlap: int, margin: int, ramp_start: bool,
+                    ramp_end: bool) -> np.ndarray:
+    """Weights of one tile along one axis; sides on the scene border get no ramp."""
+    weight = np.ones(length, dtype=np.float64)
+    if overlap == 0:
+        return weight
+    ramp = blend_ramp(overlap, margin)
+    n = min(overlap, length)
+    if ramp_start:
+        weight[:n] *= ramp[:n]
+    if ramp_end:
+        weight[length - n:] *= ramp[:n][::-1]
+    return weight
+
+
+# --------------------------------------------------------------------------- model
+def load_model(config: str, checkpoint: str, device: str = 'cpu',
+               cfg_options: Optional[dict] = None):
+    """Build the config's model and load ``checkpoint`` under crbench's trust rule.
+
+    ``cfg_options`` overrides config keys as ``--cfg-options`` does for tools/test.py.
+
+    Returns ``(model, cfg)``; the model is in eval mode on ``device``.
+    """
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+
+    from crbench.registry import MODELS
+    from crbench.setup_env import register_all_modules
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist; train one with '
+                                f'`python tools/train.py {config}`')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        from crbench.apis import ConfigError, check_override_keys
+        try:
+            check_override_keys(cfg, cfg_options)
+        except ConfigError as err:
+            raise SceneInferenceError(str(err)) from None
+        cfg.merge_from_dict(cfg_options)
+    register_all_modules()
+    if 'custom_imports' in cfg:
+        from mmengine.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg.custom_imports)
+    model = MODELS.build(cfg.model)
+    try:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    except RuntimeError as err:
+        if 'state_dict' not in str(err) and 'size mismatch' not in str(err):
+            raise
+        raise SceneInferenceError(
+            f'the weights in {checkpoint!r} do not fit the model of {config!r} '
+            f'({str(err).strip().splitlines()[0]} ...); pass the config the checkpoint was '
+            'trained with') from None
+    model.to(device).eval()
+    return model, cfg
+
+
+def _pad_to_multiple(x: torch.Tensor, divisor: int) -> Tuple[torch.Tensor, int, int]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % divisor, (-w) % divisor
+    if ph == 0 and pw == 0:
+        return x, h, w
+    mode = 'reflect' if ph < h and pw < w else 'replicate'
+    return F.pad(x, (0, pw, 0, ph), mode=mode), h, w
+
+
+def _restore(model, batch: np.ndarray, device, size_divisor: int, n_bands: int) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+    x, h, w = _pad_to_multiple(x, size_divisor)
+    try:
+        with torch.no_grad():
+            pred = model.restore({'cloudy': x})
+    except RuntimeError as err:
+        raise SceneInferenceError(
+            f'the model failed on a tile of {n_bands} band(s), {h}×{w} pixels '
+            f'({str(err).splitlines()[0]}); check that the bands match what the model was '
+            'trained on (select them with --bands) and that --size-divisor suits the '
+            'network') from err
+    if not isinstance(pred, torch.Tensor) or pred.dim() != 4:
+        raise SceneInferenceError(
+            f'model.restore returned {type(pred).__name__} '
+            f'{tuple(pred.shape) if isinstance(pred, torch.Tensor) else ""}; a B×C×H×W '
+            'tensor is expected (a mono-temporal framework)')
+    if pred.shape[-2:] != x.shape[-2:]:
+        raise SceneInferenceError(
+            f'the model returned {tuple(pred.shape[-2:])} pixels for a {tuple(x.shape[-2:])} '
+            'tile; scene inference needs a model whose output has the size of its input')
+    return pred[..., :h, :w].float().cpu().numpy()
+
+
+# --------------------------------------------------------------------------- writing
+def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return values.astype(dtype)
+
+
+@dataclass
+class SceneResult:
+    path: str
+    height: int
+    width: int
+    count: int
+    n_tiles: int
+
+
+def restore_scene(model, src_path: str, dst_path: str, *, in_scaling: SymmetricScaling,
+                  out_scaling: Optional[SymmetricScaling] = None, tile: int = 256,
+                  overlap: int = 32, margin: Optional[int] = None,
+                  bands: Optional[Sequence[int]] = None, out_dtype: Optional[str] = None,
+                  batch_size: int = 1, size_divisor: int = 1, device: str = 'cpu',
+                  progress: bool = True,
+                  on_tile: Optional[Callable[[int, int], None]] = None) -> SceneResult:
+    """Run ``model`` over the raster ``src_path`` tile by tile; write ``dst_path``.
+
+    Args:
+        model: a crbench framework (``restore({'cloudy': B×C×H×W}) -> B×C'×H×W``).
+        src_path: GeoTIFF (or any raster GDAL reads, e.g. PNG).
+        dst_path: output; ``.png`` writes a PNG (uint8/uint16 only), anything else a
+            tiled, deflate-compressed GeoTIFF with the input's CRS, transform and nodata.
+        in_scaling / out_scaling: input units → [-1, 1] and back (out defaults to in).
+        tile, overlap, margin: tile size, overlap of neighbouring tiles and the
+            discarded border of inner tile edges (default ``overlap // 4``); see
+            the module docstring. ``2 * overlap <= tile`` and ``2 * margin < overlap``.
+        bands: 1-based band numbers of the input to use (GDAL order); default all.
+        out_dtype: output data type (default: the input's); integer outputs are
+            rounded and clipped to the type's range.
+        batch_size: tiles per forward pass.
+        size_divisor: tiles are padded (reflect) to a multiple of this before the
+            model (U-Nets need 8 or 16), and cropped back.
+        progress: show a rich progress bar.
+        on_tile: called as ``on_tile(done, total)`` after each batch (tests, GUIs).
+    """
+    import rasterio
+    from rasterio.windows import Window
+    out_scaling = out_scaling or in_scaling
+    margin = overlap // 4 if margin is None else int(margin)
+    if tile < 1 or overlap < 0 or 2 * overlap > tile:
+        raise SceneInferenceError(f'need tile >= 1 and 0 <= overlap <= tile / 2, got tile={tile}, '
+                                  f'overlap={overlap}')
+    if overlap and not 0 <= 2 * margin < overlap:
+        raise SceneInferenceError(f'need 0 <= margin < overlap / 2, got margin={margin}, '
+                                  f'overlap={overlap}')
+    if batch_size < 1 or size_divisor < 1:
+        raise SceneInferenceError('batch_size and size_divisor must be >= 1')
+    if not osp.isfile(src_path):
+        raise FileNotFoundError(f'input raster {src_path!r} does not exist')
+    check_mono_temporal(None, model)
+    device = torch.device(device)
+    png_out = dst_path.lower().endswith('.png')
+
+    with rasterio.Env(**GDAL_READ_OPTIONS), warnings.catch_warnings():
+        warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(src_path) as src:
+            indexes = list(bands) if bands else list(range(1, src.count + 1))
+            bad = [b for b in indexes if not 1 <= b <= src.count]
+            if bad:
+                raise SceneInferenceError(f'{src_path!r} has bands 1…{src.count}; band number(s) '
+                                          f'{bad} do not exist (band numbers start at 1)')
+            height, width = src.height, src.width
+            nodata = src.nodata
+            dtype = np.dtype(out_dtype or src.dtypes[indexes[0] - 1])
+            if png_out and dtype not in (np.dtype('uint8'), np.dtype('uint16')):
+                raise SceneInferenceError(f'PNG stores uint8 or uint16, not {dtype}; write a '
+                                          '.tif or pass --out-dtype uint8/uint16')
+            th, tw = min(tile, height), min(tile, width)
+            ys = tile_starts(height, th, th - overlap if th == tile else th)
+            xs = tile_starts(width, tw, tw - overlap if tw == tile else tw)
+            n_tiles = len(ys) * len(xs)
+            wx = [blend_window_1d(tw, overlap, margin, x > 0, x + tw < width) for x in xs]
+
+            def nodata_mask(raw: np.ndarray) -> Optional[np.ndarray]:
+                """True where a pixel is nodata: every band equal to the nodata value
+                (GDAL's dataset mask), or any band NaN."""
+                mask = None
+                if nodata is not None and not math.isnan(nodata):
+                    mask = np.all(raw == nodata, axis=0)
+                if np.issubdtype(raw.dtype, np.floating):
+                    nan = np.isnan(raw).any(axis=0)
+                    mask = nan if mask is None else (mask | nan)
+                return mask
+
+            def read_scaled(window) -> np.ndarray:
+                """The scaled float32 C×h×w input of ``window``; nodata pixels filled."""
+                raw = src.read(indexes, window=window)
+                mask = nodata_mask(raw)
+                if mask is not None and mask.any():
+                    raw = raw.astype(np.float32)
+                    raw[:, mask] = in_scaling.fill
+                return in_scaling.forward(raw)
+
+            def read_mask(window) -> Optional[np.ndarray]:
+                return nodata_mask(src.read(indexes, window=window))
+
+            # -- first tile: learn the output band count before opening the output
+            folder = osp.dirname(osp.abspath(dst_path))
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp_path = tempfile.mkstemp(prefix='.' + osp.basename(dst_path) + '.',
+                                            suffix='.tif', dir=folder)
+            os.close(fd)
+            out_nodata = nodata
+            if out_nodata is not None and np.issubdtype(dtype, np.integer) and (
+                    math.isnan(out_nodata) or not
+                    np.iinfo(dtype).min <= out_nodata <= np.iinfo(dtype).max):
+                out_nodata = None
+            bar = _progress(progress, n_tiles, osp.basename(src_path))
+            try:
+                acc = weight = None
+                dst = None
+                done = 0
+                buffer_top = 0  # scene row of the accumulator's first row
+                for row, y in enumerate(ys):
+                    wy = blend_window_1d(th, overlap, margin, y > 0, y + th < height)
+                    for first in range(0, len(xs), batch_size):
+                        chunk = list(range(first, min(first + batch_size, len(xs))))
+                        batch = np.stack([read_scaled(Window(xs[j], y, tw, th)) for j in chunk])
+                        pred = _restore(model, batch, device, size_divisor, len(indexes))
+                        if acc is None:
+                            count = pred.shape[1]
+                            acc = np.zeros((count, th, width), dtype=np.float32)
+                            weight = np.zeros((th, width), dtype=np.float32)
+                            profile = _profile(src, count, dtype, out_nodata, indexes)
+                            dst = rasterio.open(tmp_path, 'w', **profile)
+                            if count == len(indexes):
+                                for i, b in enumerate(indexes, start=1):
+                                    if src.descriptions[b - 1]:
+                                        dst.set_band_description(i, src.descriptions[b - 1])
+                        for k, j in enumerate(chunk):
+                            w2d = (wy[:, None] * wx[j][None, :]).astype(np.float32)
+                            off = y - buffer_top
+                            acc[:, off:off + th, xs[j]:xs[j] + tw] += pred[k] * w2d
+                            weight[off:off + th, xs[j]:xs[j] + tw] += w2d
+                        done += len(chunk)
+                        if bar is not None:
+                            bar.update(bar.task_ids[0], completed=done)
+                        if on_tile is not None:
+                            on_tile(done, n_tiles)
+                    # rows above the next tile row are final: write them, shift the buffer
+                    end = ys[row + 1] if row + 1 < len(ys) else height
+                    n_final = end - buffer_top
+                    _write_rows(dst, read_mask, acc[:, :n_final], weight[:n_final], buffer_top,
+                                width, out_scaling, dtype, out_nodata, Window)
+                    acc = np.roll(acc, -n_final, axis=1)
+                    weight = np.roll(weight, -n_final, axis=0)
+                    acc[:, th - n_final:] = 0
+                    weight[th - n_final:] = 0
+                    buffer_top = end
+                dst.close()
+                dst = None
+                if png_out:
+                    from rasterio.shutil import copy as raster_copy
+                    fd, png_tmp = tempfile.mkstemp(prefix='.' + osp.basename(dst_path) + '.',
+                                                   suffix='.png', dir=folder)
+                    os.close(fd)
+                    try:
+                        raster_copy(tmp_path, png_tmp, driver='PNG')
+                        os.replace(png_tmp, dst_path)
+                    finally:
+                        for extra in (png_tmp, png_tmp + '.aux.xml'):
+                            if osp.exists(extra):
+                                os.unlink(extra)
+                else:
+                    os.replace(tmp_path, dst_path)
+            finally:
+                if bar is not None:
+                    bar.stop()
+                if dst is not None:
+                    dst.close()
+                if osp.exists(tmp_path):
+                    os.unlink(tmp_path)
+    return SceneResult(dst_path, height, width, acc.shape[0], n_tiles)
+
+
+def _progress(enabled: bool, total: int, name: str):
+    if not enabled:
+        return None
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    bar = Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(),
+                   TextColumn('tiles'), TimeElapsedColumn(), TimeRemainingColumn())
+    bar.add_task(f'restoring {name}', total=total)
+    bar.start()
+    return bar
+
+
+def _profile(src, count: int, dtype: np.dtype, nodata, indexes) -> dict:
+    profile = dict(driver='GTiff', width=src.width, height=src.height, count=count,
+                   dtype=dtype.name, crs=src.crs, transform=src.transform, nodata=nodata,
+                   compress='deflate', BIGTIFF='IF_SAFER')
+    if src.width >= 256 and src.height >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    if np.issubdtype(dtype, np.floating):
+        profile['predictor'] = 3
+    elif dtype.itemsize > 1:
+        profile['predictor'] = 2
+    return profile
+
+
+def _write_rows(dst, read_mask, acc, weight, top: int, width: int,
+                out_scaling: SymmetricScaling, dtype: np.dtype, nodata, Window) -> None:
+    rows = acc.shape[1]
+    if rows == 0:
+        return
+    if not (weight > 0).all():  # cannot happen with valid tile/overlap/margin
+        raise RuntimeError(f'internal error: rows {top}…{top + rows} have pixels no tile covers')
+    values = out_scaling.inverse(acc / weight[None])
+    window = Window(0, top, width, rows)
+    out = _cast(values, dtype)
+    mask = read_mask(window)
+    if mask is not None and mask.any():
+        if nodata is None:
+            if np.issubdtype(dtype, np.floating):
+                out[:, mask] = np.nan
+        else:
+            out[:, mask] = nodata
+    dst.write(out, window=window)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Distributed training with torchrun, on GPUs (one process per GPU) or on CPU
+# (gloo; NGPUS is then the number of processes).
+#
+#   tools/dist_train.sh CONFIG NGPUS [tools/train.py options]
+#
+# Several nodes: run the same command on every node with
+#   NNODES=<number of nodes> NODE_RANK=<0..NNODES-1> MASTER_ADDR=<address of node 0> PORT=<free port>
+# Defaults: NNODES=1, NODE_RANK=0, MASTER_ADDR=127.0.0.1, PORT=29500.
+# PYTHON selects the interpreter (default: the repository's .venv, else python3).
+set -euo pipefail
+
+if [ "$#" -lt 2 ]; then
+    echo "usage: $0 CONFIG NGPUS [tools/train.py options]" >&2
+    exit 2
+fi
+CONFIG=$1
+NGPUS=$2
+shift 2
+case "$NGPUS" in
+    ''|*[!0-9]*|0) echo "$0: NGPUS must be a positive integer, got '$NGPUS'" >&2; exit 2 ;;
+esac
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+PORT=${PORT:-29500}
+
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
+exec "$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --master_port="$PORT" \
+    --nproc_per_node="$NGPUS" \
+    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"
