@@ -1,5 +1,5 @@
 """End-to-end restorers trained with pixel losses only (MemoryNet, CVAE-free baselines)."""
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -14,6 +14,51 @@ def network_input(inputs: Dict[str, torch.Tensor], keys: Sequence[str]) -> torch
         raise KeyError(f'the model reads inputs {list(keys)} but the batch has only '
                        f'{sorted(inputs)}; check input_keys against the dataset pipeline')
     return torch.cat([inputs[k] for k in keys], dim=1)
+
+
+def fold_time(x: torch.Tensor) -> torch.Tensor:
+    """B×T×C×H×W → B×(T·C)×H×W (frames stacked along channels); 4-D passes.
+
+    Mono-temporal Sen2_MTC_New (``mono_temporal=j``) gives T = 1, so this is
+    a plain squeeze there; single-image networks see B×C×H×W.
+    """
+    if x.dim() == 5:
+        return x.flatten(1, 2)
+    if x.dim() != 4:
+        raise ValueError(f'expected a B×C×H×W or B×T×C×H×W input, got shape {tuple(x.shape)}')
+    return x
+
+
+def restorer_input(inputs: Dict[str, torch.Tensor], keys: Sequence[str]) -> torch.Tensor:
+    """The network input: the named inputs, time folded into channels, concatenated."""
+    missing = [k for k in keys if k not in inputs]
+    if missing:
+        raise KeyError(f'the model reads inputs {list(keys)} but the batch has only '
+                       f'{sorted(inputs)}; check input_keys against the dataset pipeline')
+    return network_input({k: fold_time(inputs[k]) for k in keys}, keys)
+
+
+class RangeMap:
+    """Linear map between crbench's [-1, 1] and a network's value range."""
+
+    def __init__(self, network_range: Sequence[float]):
+        lo, hi = (float(v) for v in network_range)
+        if not hi > lo:
+            raise ValueError(f'network_range must be (low, high) with high > low, got {network_range}')
+        self.lo, self.hi = lo, hi
+
+    def to_network(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.lo, self.hi) == (-1.0, 1.0):
+            return x
+        return self.lo + (x + 1) * (0.5 * (self.hi - self.lo))
+
+    def from_network(self, y: torch.Tensor) -> torch.Tensor:
+        if (self.lo, self.hi) == (-1.0, 1.0):
+            return y
+        return (y - self.lo) * (2.0 / (self.hi - self.lo)) - 1
+
+    def as_tuple(self) -> Tuple[float, float]:
+        return self.lo, self.hi
 
 
 @MODELS.register_module()
@@ -32,12 +77,15 @@ class SupervisedRestorer(BaseRestorer):
         input_keys: which ``inputs`` entries are concatenated as the network input.
         clamp_output: clamp predictions to [-1, 1] at inference (the official
             MemoryNet eval clamps to its [0, 1] range).
+        network_range: the value range the network and losses see; (0, 1) for
+            converted official weights, which were trained on [0, 1] images.
+            Multi-temporal inputs (B×T×C×H×W) are folded into channels.
     """
 
     def __init__(self, generator: dict, losses: Dict[str, dict],
                  loss_weights: Optional[Dict[str, float]] = None,
                  input_keys: Sequence[str] = ('cloudy',), clamp_output: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
+                 network_range: Sequence[float] = (-1.0, 1.0), data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.generator = MODELS.build(generator)
         self.losses = torch.nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in losses.items()})
@@ -49,13 +97,15 @@ class SupervisedRestorer(BaseRestorer):
         self.loss_weights = {name: float(loss_weights.get(name, 1.0)) for name in losses}
         self.input_keys = tuple(input_keys)
         self.clamp_output = clamp_output
+        self.range = RangeMap(network_range)
 
     def outputs(self, inputs) -> list:
-        out = self.generator(network_input(inputs, self.input_keys))
+        """Every image the network returns, in the network's range."""
+        out = self.generator(self.range.to_network(restorer_input(inputs, self.input_keys)))
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
-        target = self.targets(data_samples)
+        target = self.range.to_network(self.targets(data_samples))
         outputs = self.outputs(inputs)
         for out in outputs:
             if out.shape != target.shape:
@@ -65,5 +115,5 @@ class SupervisedRestorer(BaseRestorer):
                 for name, fn in self.losses.items()}
 
     def restore(self, inputs) -> torch.Tensor:
-        pred = self.outputs(inputs)[0]
+        pred = self.range.from_network(self.outputs(inputs)[0])
         return pred.clamp(-1, 1) if self.clamp_output else pred

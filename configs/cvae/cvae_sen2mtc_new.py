@@ -1,0 +1,54 @@
+# CVAE on Sen2_MTC_New: the collection's recipe (MODELS.md §1.3). Each step averages 10 stochastic
+# forward passes; loss SmoothL1(beta 0.5) + 0.01 x KL (summed) + 0.18 x Laplacian edge L1.
+# Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
+# of N samples or test_sample=False for z = mu. Fixed 256x256 input.
+_base_ = [
+    '../_base_/datasets/sen2mtc_new.py',
+    '../_base_/schedules/adam_iter.py',
+    '../_base_/default_runtime.py',
+]
+model_name = 'cvae'
+
+model = dict(
+    type='CVAERestorer',
+    generator=dict(type='CVAE', in_channels=3, image_size=256, patch_size=16, embed_dim=512,
+                   depth=4, num_heads=8, mlp_ratio=2.0, latent_dim=50),
+    num_samples=10,
+    pixel_loss=dict(type='SmoothL1Loss', beta=0.5),
+    kl_loss=dict(type='KLDivergenceLoss', reduction='sum'),
+    edge_loss=dict(type='LaplacianEdgeL1Loss', bands='first3'),
+    loss_weights=dict(pixel=1.0, kl=0.01, edge=0.18),
+    test_samples=1,
+    test_sample=True,
+    input_keys=('cloudy', ),
+    network_range=(0.0, 1.0),
+    data_preprocessor=dict(type='CRDataPreprocessor'))
+
+# Mono-temporal Sen2_MTC_New: only the cloudy date _0 (dataset option mono_temporal,
+# DATA_FORMATS.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
+# The CVAE's output is its input plus a residual, so the cloudy
+# image is read as R, G, B (its NIR is dropped) to match the RGB target.
+load_frames = dict(
+    type='LoadTIFFBands',
+    sources=dict(cloudy=dict(path_key='cloudy_path', channels=4, bands=[0, 1, 2]),
+                 gt=dict(path_key='gt_path', channels=4, bands=[0, 1, 2])))
+train_pipeline = [
+    load_frames,
+    dict(type='RandomFlipRotate90', keys=('cloudy', 'gt'), seed=0),
+    _base_.rescale,
+    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
+]
+test_pipeline = [
+    load_frames,
+    _base_.rescale,
+    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
+]
+train_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
+
+# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
+# images / 2 = 1,190 iterations per epoch -> 238,000 iterations.
+# Validation and checkpoints every 10 epochs.
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=238000, val_interval=11900)
+default_hooks = dict(checkpoint=dict(interval=11900))

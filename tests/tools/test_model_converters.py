@@ -1,0 +1,340 @@
+"""tools/model_converters/convert_collection.py on state dicts named as the official code names them.
+
+The official key names and their order are written out below (from the modules of
+littlebeen/Cloud-removal-model-collection); tensors are random with the shapes the
+crbench network expects at the matching place. The converter must pair every official
+tensor with the right crbench key, and the result must load strictly into the
+crbench frameworks.
+"""
+import copy
+import os
+import os.path as osp
+import sys
+from collections import OrderedDict
+
+import pytest
+import torch
+
+from crbench.registry import MODELS
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                            'tools', 'model_converters'))
+import convert_collection as cc  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings('ignore:VGGPerceptualLoss uses a RANDOM VGG16')
+
+
+# ----------------------------------------------------------------------------------------
+# Official key names, in the order the official modules register them
+# ----------------------------------------------------------------------------------------
+def wb(name, bias=True):
+    return [f'{name}.weight'] + ([f'{name}.bias'] if bias else [])
+
+
+def spagan_generator_keys():
+    p = 'gen.gen.'
+    keys = [p + 'conv_in.0.weight']
+    for rnn in ('irnn1', 'irnn2'):
+        for side in ('left', 'right', 'up', 'down'):
+            keys += wb(f'{p}SAM1.{rnn}.{side}_weight')
+    keys += [p + 'SAM1.conv_in.weight']
+    for conv in ('conv1', 'conv2', 'conv3'):
+        keys += wb(f'{p}SAM1.{conv}')
+    for conv in ('conv1', 'conv2', 'conv3'):
+        keys += wb(f'{p}SAM1.attention_layer.{conv}')
+    keys += [p + 'SAM1.conv_out.weight']
+    for block in range(1, 18):
+        keys += [f'{p}res_block{block}.group1.conv{i}.weight' for i in (1, 2, 3)]
+    return keys + [p + 'conv_out.0.weight']
+
+
+def amgan_generator_keys():
+    p = 'gen.gen.'
+    keys = [p + 'conv_in.0.weight', p + 'conv_ins.0.weight']
+    bottleneck = lambda b: [f'{p}res_block{b}.group1.conv{i}.weight' for i in (1, 2, 3)]  # noqa
+    for b in (4, 5, 6):
+        keys += bottleneck(b)
+    keys += wb(p + 'det_conv0.0')
+    for i in range(1, 6):
+        keys += wb(f'{p}det_conv{i}.0') + wb(f'{p}det_conv{i}.2')
+    for gate in 'ifgo':
+        keys += wb(f'{p}conv_{gate}.0')
+    keys += wb(p + 'det_conv_mask.0')
+    for b in (1, 2, 3):
+        keys += bottleneck(b)
+    return keys + [p + 'conv_out.0.weight']
+
+
+def patch_discriminator_keys():
+    p = 'dis.dis.'
+    keys = wb(p + 'c0_0.c') + wb(p + 'c0_1.c')
+    for i in (1, 2, 3):
+        keys += wb(f'{p}c{i}.c') + [f'{p}c{i}.batchnorm.{n}' for n in
+                                    ('weight', 'bias', 'running_mean', 'running_var',
+                                     'num_batches_tracked')]
+    return keys + wb(p + 'c4')
+
+
+def msda_discriminator_keys():
+    sn = lambda n: [f'{n}.0.bias', f'{n}.0.weight_orig', f'{n}.0.weight_u', f'{n}.0.weight_v']  # noqa
+    keys = sn('layer1_new')
+    for i in (2, 3, 4, 5):
+        keys += sn(f'layer{i}')
+    keys += ['att.gamma'] + wb('att.query_conv') + wb('att.key_conv') + wb('att.value_conv')
+    return keys + sn('layer6')
+
+
+def msda_rdb_keys(p):
+    dense = lambda n: sum((wb(f'{p}.{n}.{i}.conv') for i in range(4)), [])  # noqa: E731
+    keys = [f'{p}.coefficient'] + dense('residual_dense_layers') + dense('rt_residual_dense_layers')
+    keys += wb(f'{p}.conv_1x1_a') + wb(f'{p}.conv_1x1_c') + dense('residual_dense_layers_no_style')
+    for name in ('conv_1x1_b', 'style', 'conv_1x1_style', 'conv_1x1_style_rt', 'conv_a',
+                 'conv_gamma_t', 'conv_beta_t', 'conv_gamma_r', 'conv_beta_r', 'conv_att_A',
+                 'conv_att_B', 'conv_r', 'conv_1x1_final', 'ca.ca.0', 'ca.ca.2'):
+        keys += wb(f'{p}.{name}')
+    return keys
+
+
+def msda_generator_keys():
+    keys = ['coefficient']
+    for i in range(3):
+        for j in range(5):
+            keys += msda_rdb_keys(f'rdb_module.{i}_{j}')
+    for i in (1, 0):
+        for j in (3, 4, 5):
+            keys += wb(f'upsample_module.{i}_{j}.deconv') + wb(f'upsample_module.{i}_{j}.conv')
+    for i in (0, 1):
+        for j in (0, 1, 2):
+            keys += wb(f'downsample_module.{i}_{j}.conv1') + wb(f'downsample_module.{i}_{j}.conv2')
+    keys += wb('conv_in') + wb('conv_out') + msda_rdb_keys('rdb_in') + msda_rdb_keys('rdb_out')
+    for name in ('conv1', 'conv2_atrous', 'conv3_atrous', 'conv4_atrous', 'conv5_atrous', 'conv6',
+                 'offset_conv1', 'offset_conv2'):
+        keys += wb(name)
+    for up in ('upsamle1', 'upsamle2'):
+        keys += wb(f'{up}.deconv') + wb(f'{up}.conv')
+    return keys + msda_rdb_keys('rdb_2_1') + msda_rdb_keys('rdb_1_1')
+
+
+def cvae_keys(depth):
+    e = 'encoder.'
+    keys = [e + 'patch_embedding.position_embeddings', e + 'patch_embedding.mu_tokens',
+            e + 'patch_embedding.log_var_tokens'] + wb(e + 'patch_embedding.patch_embedding')
+    for i in range(depth):
+        for name in ('attn_norm', 'attn.qkv', 'attn.out', 'mlp_norm', 'mlp.fc1', 'mlp.fc2'):
+            keys += wb(f'{e}encoder.layers.{i}.{name}')
+    keys += wb(e + 'encoder.encoder_norm') + wb(e + 'mu') + wb(e + 'log_var')
+    keys += wb('decoder.fc1') + wb('decoder.fc2')
+    conv_prelu = lambda layer, n: sum(  # noqa: E731
+        (wb(f'decoder.{layer}.{2 * k}') + [f'decoder.{layer}.{2 * k + 1}.weight'] for k in range(n)), [])
+    keys += conv_prelu('layer1', 3) + wb('decoder.up1')
+    for i in (2, 3, 4):
+        keys += conv_prelu(f'layer{i}', 2) + wb(f'decoder.up{i}')
+    keys += conv_prelu('layer5', 2) + wb('decoder.layer5.4')
+    for i in range(1, 5):
+        keys += wb(f'decoder.attn_layer{i}.channel_attn.0') + wb(f'decoder.attn_layer{i}.channel_attn.2')
+    return keys
+
+
+def official_by_position(official_keys, network, seed=0):
+    """Official names with random tensors shaped like the crbench tensor at that place."""
+    target = list(network.state_dict().items())
+    assert len(official_keys) == len(target), (len(official_keys), len(target))
+    g = torch.Generator().manual_seed(seed)
+    sd = OrderedDict()
+    pairs = {}
+    for okey, (ckey, value) in zip(official_keys, target):
+        t = torch.randn(value.shape, generator=g) if value.is_floating_point() else value.clone() + 7
+        sd[okey] = t
+        pairs[ckey] = okey
+    return sd, pairs
+
+
+# MemoryNet (MPRNet): (official module, crbench module, is a CAB) in the official
+# registration order, written independently of the converter's regular expressions.
+def memorynet_modules(num_cab=8):
+    mods = []
+    for k in (1, 2, 3):
+        mods += [(f'shallow_feat{k}.0', f'shallow{k}.0', False),
+                 (f'shallow_feat{k}.1', f'shallow{k}.1', True)]
+    for s in (1, 2):
+        enc, dec = f'stage{s}_encoder', f'stage{s}_decoder'
+        for level in (1, 2, 3):
+            mods += [(f'{enc}.encoder_level{level}.{i}', f'encoder{s}.levels.{level - 1}.{i}', True)
+                     for i in (0, 1)]
+        mods += [(f'{enc}.down12.down.1', f'encoder{s}.downs.0.proj', False),
+                 (f'{enc}.down23.down.1', f'encoder{s}.downs.1.proj', False)]
+        if s == 2:
+            for kind in ('enc', 'dec'):
+                mods += [(f'{enc}.csff_{kind}{i}', f'encoder2.fuse_{kind}.{i - 1}', False)
+                         for i in (1, 2, 3)]
+        for level in (1, 2, 3):
+            mods += [(f'{dec}.decoder_level{level}.{i}', f'decoder{s}.levels.{level - 1}.{i}', True)
+                     for i in (0, 1)]
+        mods += [(f'{dec}.skip_attn{i}', f'decoder{s}.skips.{i - 1}', True) for i in (1, 2)]
+        mods += [(f'{dec}.up21.up.1', f'decoder{s}.ups.0.proj', False),
+                 (f'{dec}.up32.up.1', f'decoder{s}.ups.1.proj', False)]
+    orsnet = 'stage3_orsnet'
+    for i in (1, 2, 3):
+        mods += [(f'{orsnet}.orb{i}.body.{j}', f'orsnet.orbs.{i - 1}.cabs.{j}', True)
+                 for j in range(num_cab)]
+        mods += [(f'{orsnet}.orb{i}.body.{num_cab}', f'orsnet.orbs.{i - 1}.conv', False)]
+    for kind in ('enc', 'dec'):
+        mods += [(f'{orsnet}.up_{kind}1.up.1', f'orsnet.up_{kind}.1.0.proj', False)]
+    for kind in ('enc', 'dec'):
+        mods += [(f'{orsnet}.up_{kind}2.{j}.up.1', f'orsnet.up_{kind}.2.{j}.proj', False) for j in (0, 1)]
+    for kind in ('enc', 'dec'):
+        mods += [(f'{orsnet}.conv_{kind}{i}', f'orsnet.proj_{kind}.{i - 1}', False) for i in (1, 2, 3)]
+    for s in ('12', '23'):
+        mods += [(f'sam{s}.{conv}', f'sam{s}.{name}', False)
+                 for conv, name in (('conv1', 'feat'), ('conv2', 'to_img'), ('conv3', 'from_img'))]
+    mods += [('concat12', 'merge12', False), ('concat23', 'merge23', False), ('tail', 'tail', False)]
+    return mods
+
+
+def official_memorynet(network, seed=0):
+    """Official MPRNet keys in official order (CAB: CA first, then body) and the pairing."""
+    shapes = network.state_dict()
+    g = torch.Generator().manual_seed(seed)
+    slope = torch.rand(1, generator=g)
+    sd, pairs = OrderedDict(), {}
+    for module, c, is_cab in memorynet_modules():
+        parts = ([('CA.conv_du.0', 'ca.down'), ('CA.conv_du.2', 'ca.up'), ('body.0', 'conv1'),
+                  ('body.1', 'act'), ('body.2', 'conv2')] if is_cab else [(None, None)])
+        for o_sub, c_sub in parts:
+            okey = f'{module}.{o_sub}.weight' if o_sub else f'{module}.weight'
+            ckey = f'{c}.{c_sub}.weight' if c_sub else f'{c}.weight'
+            sd[okey] = slope.clone() if c_sub == 'act' else torch.randn(shapes[ckey].shape, generator=g)
+            pairs[ckey] = okey
+    return sd, pairs, slope
+
+
+# ----------------------------------------------------------------------------------------
+def build(cfg):
+    return MODELS.build(copy.deepcopy(cfg))
+
+
+def save(sd, path):
+    torch.save(sd, path)
+    return str(path)
+
+
+def check_pairs(converted, prefix, official, pairs):
+    for ckey, okey in pairs.items():
+        assert torch.equal(converted[prefix + ckey], official[okey]), (ckey, okey)
+
+
+GAN_CASES = {
+    'spagan': (dict(type='SpAGANGenerator', in_channels=15, out_channels=13), spagan_generator_keys,
+               dict(type='PatchDiscriminator', in_channels=15, out_channels=13),
+               patch_discriminator_keys),
+    'amgan_cr': (dict(type='AMGANCRGenerator', in_channels=4, out_channels=3), amgan_generator_keys,
+                 dict(type='PatchDiscriminator', in_channels=4, out_channels=3),
+                 patch_discriminator_keys),
+    'msda_cr': (dict(type='MSDACRGenerator', in_channels=4), msda_generator_keys,
+                dict(type='MSDACRDiscriminator', in_channels=4), msda_discriminator_keys),
+}
+
+
+@pytest.mark.parametrize('model', sorted(GAN_CASES))
+def test_gan_checkpoints_round_trip_into_the_gan_restorer(model, tmp_path):
+    gen_cfg, gen_keys, dis_cfg, dis_keys = GAN_CASES[model]
+    gen_sd, gen_pairs = official_by_position(gen_keys(), build(gen_cfg), seed=1)
+    dis_sd, dis_pairs = official_by_position(dis_keys(), build(dis_cfg), seed=2)
+    out = str(tmp_path / 'converted.pth')
+    assert cc.main([model, save(gen_sd, tmp_path / 'gen_model_epoch_200.pth'), out,
+                    '--discriminator', save(dis_sd, tmp_path / 'dis_model_epoch_200.pth')]) == 0
+    checkpoint = torch.load(out, map_location='cpu', weights_only=True)
+    state, meta = checkpoint['state_dict'], checkpoint['meta']
+    assert all(k.startswith(('generator.', 'discriminator.')) for k in state)
+    check_pairs(state, 'generator.', gen_sd, gen_pairs)
+    check_pairs(state, 'discriminator.', dis_sd, dis_pairs)
+    assert meta['generator'] == gen_cfg and meta['discriminator'] == dis_cfg
+    assert meta['network_range'] == [0.0, 1.0] and meta['model'] == model
+    assert len(meta['generator_sha256']) == 64
+    # strict loading into the framework (its loss modules hold no checkpoint state)
+    restorer = MODELS.build(dict(
+        type='GANRestorer', generator=meta['generator'], discriminator=meta['discriminator'],
+        conditional=model != 'msda_cr', adversarial='wgan' if model == 'msda_cr' else 'logistic',
+        pixel_losses=dict(perceptual=dict(type='VGGPerceptualLoss', allow_random=True)),
+        network_range=(0, 1)))
+    restorer.load_state_dict(state, strict=True)
+    loaded = restorer.state_dict()
+    check_pairs(loaded, 'generator.', gen_sd, gen_pairs)
+    check_pairs(loaded, 'discriminator.', dis_sd, dis_pairs)
+
+
+def test_cvae_checkpoint_round_trip(tmp_path):
+    cfg = dict(type='CVAE', in_channels=4, image_size=32, patch_size=16, embed_dim=32, depth=2,
+               num_heads=8, mlp_ratio=2.0, latent_dim=8)
+    sd, pairs = official_by_position(cvae_keys(depth=2), build(cfg), seed=3)
+    checkpoint = cc.convert('cvae', save(sd, tmp_path / 'gen.pth'))
+    assert checkpoint['meta']['generator'] == cfg           # every size read from the tensors
+    check_pairs(checkpoint['state_dict'], 'generator.', sd, pairs)
+    restorer = MODELS.build(dict(type='CVAERestorer', generator=checkpoint['meta']['generator']))
+    restorer.load_state_dict(checkpoint['state_dict'], strict=True)
+    encoder = restorer.generator.encoder
+    assert torch.equal(encoder.pos_embed, sd['encoder.patch_embedding.position_embeddings'])
+    assert torch.equal(encoder.logvar_token, sd['encoder.patch_embedding.log_var_tokens'])
+
+
+def test_unmodified_official_4band_cvae_is_recognised(tmp_path, capsys):
+    cfg = dict(type='CVAE', in_channels=4, image_size=32, patch_size=16, embed_dim=32, depth=1,
+               num_heads=8, mlp_ratio=2.0, latent_dim=8, official_4band_param_layout=True)
+    sd, _ = official_by_position(cvae_keys(depth=1), build(cfg))
+    checkpoint = cc.convert('cvae', save(sd, tmp_path / 'gen.pth'))
+    assert checkpoint['meta']['generator']['official_4band_param_layout'] is True
+    assert 'cannot run forward' in capsys.readouterr().out
+
+
+def test_memorynet_checkpoint_round_trip_by_name(tmp_path):
+    network = build(dict(type='MemoryNet', in_channels=3))
+    sd, pairs, slope = official_memorynet(network)
+    assert len(sd) == 316                      # as the official MPRNet(3, 3) state dict
+    checkpoint = cc.convert('memorynet', save(sd, tmp_path / 'gen.pth'))
+    state = checkpoint['state_dict']
+    check_pairs(state, 'generator.', sd, pairs)
+    assert torch.equal(state['generator.act.weight'], slope)       # the shared PReLU
+    restorer = MODELS.build(dict(type='SupervisedRestorer', generator=checkpoint['meta']['generator'],
+                                 losses=dict(c=dict(type='CharbonnierLoss'))))
+    restorer.load_state_dict(state, strict=True)
+    assert restorer.generator.act is restorer.generator.shallow1[1].act
+    # DataParallel prefixes and an 'state_dict' wrapper are accepted
+    wrapped = {'state_dict': OrderedDict(('module.' + k, v) for k, v in sd.items())}
+    again = cc.convert('memorynet', save(wrapped, tmp_path / 'wrapped.pth'))['state_dict']
+    assert all(torch.equal(again[k], state[k]) for k in state)
+
+
+def test_mismatches_fail_with_the_keys_named(tmp_path, capsys):
+    gen_cfg, gen_keys, _, _ = GAN_CASES['spagan']
+    sd, _ = official_by_position(gen_keys(), build(gen_cfg))
+    keys = list(sd)
+    # a tensor of another kind at a position (bias where a weight belongs)
+    bad = OrderedDict((k.replace('left_weight.bias', 'left_weight.scale'), v) for k, v in sd.items())
+    with pytest.raises(cc.ConversionError, match='left_weight.scale'):
+        cc.convert('spagan', save(bad, tmp_path / 'a.pth'))
+    # a wrong shape
+    bad = OrderedDict(sd)
+    bad[keys[5]] = torch.zeros(3)
+    with pytest.raises(cc.ConversionError, match='shape'):
+        cc.convert('spagan', save(bad, tmp_path / 'b.pth'))
+    # a missing tensor
+    bad = OrderedDict(list(sd.items())[:-3] + list(sd.items())[-2:])
+    with pytest.raises(cc.ConversionError, match='tensors'):
+        cc.convert('spagan', save(bad, tmp_path / 'c.pth'))
+    # the wrong model for the file
+    assert cc.main(['memorynet', save(sd, tmp_path / 'd.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert 'shallow_feat1.0.weight' in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / 'o.pth')
+    # MemoryNet: an extra key is printed as unexpected and fails the strict load
+    network = build(dict(type='MemoryNet', in_channels=3))
+    mn, _, _ = official_memorynet(network)
+    mn['stage3_orsnet.orb1.body.0.body.0.bias'] = torch.zeros(56)
+    with pytest.raises(cc.ConversionError, match='1 unexpected'):
+        cc.convert('memorynet', save(mn, tmp_path / 'e.pth'))
+    assert 'orsnet.orbs.0.cabs.0.conv1.bias' in capsys.readouterr().out
+    mn, _, _ = official_memorynet(network)
+    mn[next(k for k in mn if k.endswith('body.1.weight'))] = torch.tensor([0.5])
+    with pytest.raises(cc.ConversionError, match='PReLU'):
+        cc.convert('memorynet', save(mn, tmp_path / 'f.pth'))
+    with pytest.raises(ValueError, match='no discriminator'):
+        cc.convert('cvae', str(tmp_path / 'd.pth'), str(tmp_path / 'd.pth'))
