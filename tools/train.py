@@ -50,8 +50,12 @@ def main(argv=None) -> int:
     if cfg.get('stages'):
         # Multi-stage frameworks (DE: diffusion, then WA, then joint) run every
         # stage in order in one command; see crbench/engine/multi_stage.py.
-        from crbench.engine.multi_stage import train_stages
-        train_stages(cfg)
+        from crbench.engine.multi_stage import StageError, train_stages
+        try:
+            train_stages(cfg)
+        except StageError as err:
+            print(f'crbench train: {err}', file=sys.stderr)
+            return 2
         return 0
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -27,7 +27,9 @@ custom_hooks = [dict(type='NonFiniteLossHook', policy='stop')]
 log_processor = dict(type='LogProcessor', by_epoch=False, window_size=50)
 log_level = 'INFO'
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# No fixed name: MMEngine keys visualizers by name, and several Runners in one process
+# (multi-stage training, train then test) must each log into their own work dir.
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 randomness = dict(seed=0, deterministic=False)
 load_from = None

@@ -307,7 +307,10 @@ class DiffusionEnhancement(BaseRestorer):
                 f'    {command}\n'
                 'and set reference_checkpoint to the resulting .pth file '
                 "(or use fusion='none' for pure diffusion).")
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        # crbench's own training checkpoints (sidecar digest) load in full; any other
+        # file (official, converted weights) with weights_only=True.
+        from crbench.engine.compat import load_checkpoint_file
+        state = load_checkpoint_file(path, map_location='cpu')
         state = _strip_reference_state(state, self.reference.state_dict().keys(), prefixes, path)
         self.reference.load_state_dict(state, strict=True)
 
@@ -433,6 +436,8 @@ class DiffusionEnhancement(BaseRestorer):
     @staticmethod
     def _cloudy(inputs) -> torch.Tensor:
         cloudy = inputs['cloudy'] if isinstance(inputs, dict) else inputs
+        if cloudy.dim() == 5 and cloudy.shape[1] == 1:
+            cloudy = cloudy[:, 0]  # mono-temporal use of a multi-temporal dataset (T = 1)
         if cloudy.dim() != 4:
             raise ValueError(f'DE takes one cloudy image per sample (B x C x H x W), got shape '
                              f'{tuple(cloudy.shape)}')
