@@ -2,10 +2,15 @@
 
     python tools/leaderboard.py [--results-dir leaderboard/results]
         [--reported leaderboard/reported.csv] [--out-dir leaderboard]
-        [--select latest|best] [--show-synthetic] [--no-html]
+        [--efficiency-dir leaderboard/efficiency] [--select latest|best]
+        [--show-synthetic] [--no-html] [--no-plots]
 
-Writes <out-dir>/README.md, <out-dir>/leaderboard.csv and <out-dir>/index.html.
-Outputs carry no timestamp: running twice on the same inputs changes nothing.
+Writes <out-dir>/README.md, <out-dir>/leaderboard.csv, <out-dir>/index.html and
+the figures <out-dir>/plots/*.png (metric bars per dataset, PSNR against MACs).
+The efficiency table puts the papers' numbers (reported_efficiency.csv) beside
+the measurements of tools/benchmark.py (efficiency/*.json).
+Outputs carry no timestamp: running twice on the same inputs changes nothing
+(PNGs included, with the same matplotlib and fonts).
 
 --select decides which run represents a model x dataset x split x protocol
 group when there are several: `latest` (most recent `date`) or `best` (best
@@ -20,13 +25,10 @@ import sys
 import warnings
 from pathlib import Path
 
-try:
-    from crbench.leaderboard import LeaderboardError, write_leaderboard
-    from crbench.leaderboard.collect import DATASETS, dataset_rank
-except ImportError:  # run from a checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from crbench.leaderboard import LeaderboardError, write_leaderboard
-    from crbench.leaderboard.collect import DATASETS, dataset_rank
+# this checkout's crbench, even when another one is installed in the environment
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from crbench.leaderboard import LeaderboardError, write_leaderboard  # noqa: E402
+from crbench.leaderboard.collect import DATASETS, dataset_rank  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,6 +41,9 @@ def parse_args(argv=None):
     p.add_argument('--efficiency', default=None,
                    help='reported parameter counts / MACs (default: reported_efficiency.csv '
                         'next to --reported, skipped if absent)')
+    p.add_argument('--efficiency-dir', default=None,
+                   help='folder of tools/benchmark.py JSON files (default: efficiency/ next '
+                        'to --reported, skipped if absent)')
     p.add_argument('--out-dir', default='leaderboard', help='where README.md etc. are written')
     p.add_argument('--select', choices=('latest', 'best'), default='latest',
                    help='which run represents a group of runs (default: latest)')
@@ -46,6 +51,8 @@ def parse_args(argv=None):
                    help='list synthetic runs in a separate last section')
     p.add_argument('--html', action=argparse.BooleanOptionalAction, default=True,
                    help='also write index.html (default: on)')
+    p.add_argument('--plots', action=argparse.BooleanOptionalAction, default=True,
+                   help='also write plots/*.png and link them (default: on)')
     return p.parse_args(argv)
 
 
@@ -68,6 +75,9 @@ def print_summary(result: dict, console) -> None:
             ', '.join(f"{r['model']} ({r['n_runs']})" for r in real) or '—',
             str(len(syn)) if syn else '—')
     console.print(table)
+    if result.get('measured'):
+        console.print(f"{len(result['measured'])} efficiency measurement(s) "
+                      '(tools/benchmark.py) in the efficiency table.')
     for path, reason in result['skipped']:
         console.print(f'[yellow]skipped {path}: {reason}[/yellow]', highlight=False,
                       soft_wrap=True)
@@ -85,12 +95,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     console = Console()
     efficiency = args.efficiency if args.efficiency is not None else 'auto'
+    efficiency_dir = args.efficiency_dir if args.efficiency_dir is not None else 'auto'
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # skipped files are printed below
             result = write_leaderboard(args.results_dir, args.reported, args.out_dir,
                                        select=args.select, show_synthetic=args.show_synthetic,
-                                       html=args.html, efficiency=efficiency)
+                                       html=args.html, efficiency=efficiency,
+                                       efficiency_dir=efficiency_dir, plots=args.plots)
     except LeaderboardError as e:
         Console(stderr=True).print(f'[red]error:[/red] {e}', highlight=False, soft_wrap=True)
         return 2

@@ -96,7 +96,8 @@ CRBENCH_MODELS = ('spagan', 'amgan_cr', 'cvae', 'memorynet', 'msda_cr',
 
 REPORTED_COLUMNS = ('model', 'dataset', 'metric', 'value', 'source', 'table', 'protocol', 'note')
 EFFICIENCY_COLUMNS = ('model', 'params_M', 'macs_G', 'source', 'table')
-EFFICIENCY_OPTIONAL = ('dataset', 'complexity_G', 'memory_MB', 'speed_FPS', 'note')
+EFFICIENCY_OPTIONAL = ('dataset', 'complexity_G', 'memory_MB', 'speed_FPS', 'sampling_ms',
+                       'note')
 RUN_REQUIRED = ('model', 'dataset', 'protocol', 'metrics', 'synthetic')
 RUN_SCHEMA_VERSION = 1
 
@@ -253,7 +254,7 @@ def load_efficiency(path) -> pd.DataFrame | None:
         return None
     rows = _read_csv_rows(path, EFFICIENCY_COLUMNS, EFFICIENCY_OPTIONAL)
     errors, records = [], []
-    numeric = ('params_M', 'macs_G', 'complexity_G', 'memory_MB', 'speed_FPS')
+    numeric = ('params_M', 'macs_G', 'complexity_G', 'memory_MB', 'speed_FPS', 'sampling_ms')
     for line, row in rows:
         if '__error__' in row:
             errors.append(f'line {line}: {row["__error__"]}')
@@ -273,7 +274,73 @@ def load_efficiency(path) -> pd.DataFrame | None:
             continue
         records.append({c: row.get(c, '') for c in EFFICIENCY_COLUMNS + EFFICIENCY_OPTIONAL})
     _raise_errors(path, errors)
-    return pd.DataFrame.from_records(records, columns=list(EFFICIENCY_COLUMNS + EFFICIENCY_OPTIONAL))
+    return pd.DataFrame.from_records(records,
+                                     columns=list(EFFICIENCY_COLUMNS + EFFICIENCY_OPTIONAL))
+
+
+#: Efficiency files (``efficiency/*.json``) written by ``tools/benchmark.py``.
+MEASURED_REQUIRED = ('model', 'config', 'size', 'device', 'params', 'macs', 'latency_ms',
+                     'input_shapes')
+MEASURED_SCHEMA_VERSION = 1
+
+
+def _validate_measured(data) -> str | None:
+    if not isinstance(data, dict):
+        return f'top level is {type(data).__name__}, expected an object'
+    if data.get('kind') != 'efficiency':
+        return "'kind' is not 'efficiency' (not written by tools/benchmark.py)"
+    if data.get('schema_version') != MEASURED_SCHEMA_VERSION:
+        return (f"schema_version {data.get('schema_version')!r} is not supported "
+                f'(expected {MEASURED_SCHEMA_VERSION})')
+    missing = [k for k in MEASURED_REQUIRED if k not in data]
+    if missing:
+        return f'missing keys {missing}'
+    if not isinstance(data['model'], str) or not _KEY_RE.match(data['model']):
+        return f"model {data['model']!r} is not a lower_snake_case key"
+    for k in ('params', 'macs', 'latency_ms', 'size'):
+        v = data[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v < 0:
+            return f'{k!r} has bad value {v!r}'
+    for k in ('peak_memory_MB',):
+        v = data.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            return f'{k!r} has bad value {v!r}'
+    s = data.get('sampling')
+    if s is not None:
+        if not isinstance(s, dict) or s.get('method') not in ('estimate', 'measured') \
+                or not isinstance(s.get('latency_ms'), (int, float)):
+            return "'sampling' needs method 'estimate' or 'measured' and a latency_ms"
+    return None
+
+
+def load_measured(efficiency_dir) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Load every ``*.json`` of ``efficiency_dir`` written by ``tools/benchmark.py``.
+
+    Malformed files are skipped with a :class:`LeaderboardWarning` naming the
+    file. Returns ``(records, skipped)``; each record gets ``result_file``.
+    Sorted by model order, dataset order, then file name.
+    """
+    efficiency_dir = Path(efficiency_dir)
+    records, skipped = [], []
+    if not efficiency_dir.is_dir():
+        return records, skipped
+    for path in sorted(efficiency_dir.glob('*.json')):
+        try:
+            data = json.loads(path.read_text(encoding='utf-8'))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            reason = f'not valid JSON ({e})'
+        else:
+            reason = _validate_measured(data)
+        if reason is not None:
+            warnings.warn(f'leaderboard: skipping {path}: {reason}', LeaderboardWarning,
+                          stacklevel=2)
+            skipped.append((str(path), reason))
+            continue
+        records.append(dict(data, result_file=path.name))
+    records.sort(key=lambda r: (model_rank(r['model']), dataset_rank(r.get('dataset') or ''),
+                                r['result_file']))
+    return records, skipped
 
 
 # ---------------------------------------------------------------------------

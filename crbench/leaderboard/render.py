@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from .collect import (CRBENCH_MODELS, DATASETS, METRIC_DECIMALS, METRIC_DIRECTION,
-                      OFFICIAL_PROTOCOL, dataset_rank, load_efficiency, load_reported,
-                      load_runs, metric_rank, model_display, model_rank, select_runs,
-                      build_tidy)
+                      OFFICIAL_PROTOCOL, dataset_rank, load_efficiency, load_measured,
+                      load_reported, load_runs, metric_rank, model_display, model_rank,
+                      select_runs, build_tidy)
 
 GAP = '—'
 ARROW = {1: '↑', -1: '↓'}
@@ -246,35 +246,159 @@ def _header(select: str, show_synthetic: bool, n_synthetic: int, reported_name: 
     return lines
 
 
+EFFICIENCY_HEAD = ('Model', 'Row', 'Dataset', 'Input', 'Params (M)', 'MACs (G)',
+                   'Complexity (G)', 'Memory (MB)', 'Speed (FPS)', 'Latency (ms)',
+                   'Sampling (ms/img)', 'Source', 'Notes')
+EFFICIENCY_NUMERIC = ('Params (M)', 'MACs (G)', 'Complexity (G)', 'Memory (MB)', 'Speed (FPS)',
+                      'Latency (ms)', 'Sampling (ms/img)')
+EFFICIENCY_INTRO = (
+    '`reported`: as printed in the papers (*Source*). `measured`: `tools/benchmark.py` on the '
+    'machine named in *Notes*, batch 1 with the dataset\'s bands at the *Input* size, read from '
+    '`{efficiency_name}`. MACs = FLOP / 2 counted by `torch.utils.flop_counter.FlopCounterMode` '
+    '(convolutions, matrix products and attention; elementwise ops, normalisation and pooling '
+    'are not counted). For diffusion models Params, MACs and Latency are one network '
+    'evaluation (DE: CNP + WA, reference network excluded, as DE Table X and EMRDM Table 6 '
+    'count it) and *Sampling* is per image; `est.` marks an estimate (reference + NFE × step '
+    'latency), not a full sampling run. Latency is the median wall-clock time. Memory: '
+    'reported = as printed (DE Table X does not define it); measured = peak extra memory of '
+    'one inference call (CPU: resident-set increase; CUDA: max allocated), not comparable with '
+    'the papers\' GPU numbers. Latency and memory depend on the hardware and its load.')
+
+
 def _sorted_efficiency(eff: pd.DataFrame) -> pd.DataFrame:
     """By source and table, keeping the file's (the paper's) order inside a table."""
     order = [(r.source, r.table) for r in eff.itertuples()]
     return eff.assign(_o=order).sort_values('_o', kind='stable').drop(columns='_o')
 
 
-def _efficiency_md(eff: pd.DataFrame) -> list[str]:
-    lines = ['## Efficiency (reported)', '',
-             'Parameters and compute as printed in the papers; not measured by crbench.', '',
-             '| Model | Dataset | Params (M) | MACs (G) | Complexity (G) | Memory (MB) | '
-             'Speed (FPS) | Source | Notes |',
-             '|---|---|---:|---:|---:|---:|---:|---|---|']
-    for r in _sorted_efficiency(eff).itertuples():
-        cells = [model_display(r.model), r.dataset or GAP, r.params_M or GAP, r.macs_G or GAP,
-                 r.complexity_G or GAP, r.memory_MB or GAP, r.speed_FPS or GAP,
-                 f'{r.source}, {r.table}', r.note]
-        lines.append('| ' + ' | '.join(_md(c) for c in cells) + ' |')
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shape(shape) -> str:
+    return '×'.join(str(int(d)) for d in shape)
+
+
+def _measured_row(m: dict) -> dict:
+    shapes = m.get('input_shapes') or {}
+    inp = ' + '.join((f'{k} ' if k != 'cloudy' else '') + _shape(v) for k, v in shapes.items())
+    s = m.get('sampling') or {}
+    sampling = s.get('latency_ms')
+    notes = [f"{m.get('device_name') or m['device']}, {m.get('threads', '?')} thread(s), "
+             f"torch {m.get('torch_version', '?')}, median of {m.get('repeats', '?')}"]
+    by_op = m.get('macs_by_op_G') or {}
+    conv = by_op.get('convolution')
+    if conv is not None and m['macs'] and conv * 1e9 < 0.99 * m['macs']:
+        notes.append(f'convolutions only: {conv:.2f} G MACs (what thop / ptflops count; the '
+                     'rest is attention and linear layers)')
+    comps = m.get('components') or {}
+    ref = comps.get('reference')
+    if comps:
+        notes.append('one evaluation = ' + ' + '.join(
+            {'cnp': 'CNP', 'weight_net': 'WA'}.get(k, k) for k in comps if k != 'reference'))
+    if ref:
+        notes.append(f"reference {m.get('reference_type') or ''} (once per image): "
+                     f"{ref['params'] / 1e6:.3f} M params, {ref['macs'] / 1e9:.2f} G MACs, "
+                     f"{ref['latency_ms']:.1f} ms".replace('  ', ' '))
+        if not m.get('reference_checkpoint_exists', True):
+            notes.append('reference checkpoint missing: random weights (same cost)')
+    if s:
+        desc = f"sampling: {s.get('sampler') or 'restore()'}"
+        if s.get('nfe') is not None:
+            desc += f", NFE {s['nfe']}"
+        if s.get('macs') is not None:
+            desc += f", {s['macs'] / 1e9:.2f} G MACs per image"
+        desc += ' (estimate)' if s['method'] == 'estimate' else ' (measured)'
+        notes.append(desc)
+        full = s.get('measured')
+        if isinstance(full, dict) and full.get('latency_ms') is not None:
+            notes.append(f"full sampling measured: {full['latency_ms']:.1f} ms/img")
+    method = str(m.get('memory_method') or '')
+    if method:
+        notes.append('memory: ' + ('CUDA max allocated' if method.startswith('cuda') else
+                                   'CPU resident-set increase' if 'VmHWM' in method else
+                                   'CPU ru_maxrss growth (lower bound)'))
+    mem = m.get('peak_memory_MB')
+    cells = {
+        'Params (M)': f"{m['params'] / 1e6:.3f}", 'MACs (G)': f"{m['macs'] / 1e9:.2f}",
+        'Complexity (G)': '', 'Memory (MB)': '' if mem is None else f'{mem:.0f}',
+        'Speed (FPS)': '', 'Latency (ms)': f"{m['latency_ms']:.1f}",
+        'Sampling (ms/img)': '' if sampling is None else f'{sampling:.1f}'}
+    values = {k: _num(v) for k, v in cells.items()}
+    if sampling is not None and s.get('method') == 'estimate':
+        cells['Sampling (ms/img)'] += ' (est.)'
+    cells.update({'Model': model_display(m['model'], m.get('model_display')), 'Row': 'measured',
+                  'Dataset': m.get('dataset') or GAP, 'Input': inp or GAP,
+                  'Source': f"crbench tools/benchmark.py · {m['config']}",
+                  'Notes': '; '.join(notes)})
+    return dict(model=m['model'], cells=cells, values=values)
+
+
+def efficiency_rows(eff: pd.DataFrame | None, measured: list | None) -> list[dict]:
+    """Reported and measured efficiency rows, grouped by model (reported first).
+
+    Each row: ``{'model', 'cells': {column: text}, 'values': {column: float|None}}``.
+    """
+    rows = []
+    if eff is not None:
+        for r in _sorted_efficiency(eff).itertuples():
+            cells = {'Model': model_display(r.model), 'Row': 'reported',
+                     'Dataset': r.dataset or GAP, 'Input': GAP, 'Params (M)': r.params_M,
+                     'MACs (G)': r.macs_G, 'Complexity (G)': r.complexity_G,
+                     'Memory (MB)': r.memory_MB, 'Speed (FPS)': r.speed_FPS,
+                     'Latency (ms)': '', 'Sampling (ms/img)': r.sampling_ms,
+                     'Source': f'{r.source}, {r.table}', 'Notes': r.note}
+            rows.append(dict(model=r.model, cells=cells,
+                             values={k: _num(cells[k]) for k in EFFICIENCY_NUMERIC}))
+    rows += [_measured_row(m) for m in (measured or [])]
+    order = {id(r): i for i, r in enumerate(rows)}
+    rows.sort(key=lambda r: (model_rank(r['model']), r['cells']['Row'] != 'reported',
+                             order[id(r)]))
+    for r in rows:
+        for k in EFFICIENCY_HEAD:
+            r['cells'][k] = r['cells'].get(k) or GAP
+    return rows
+
+
+def _efficiency_md(rows: list[dict], efficiency_name: str) -> list[str]:
+    align = ['---:' if h in EFFICIENCY_NUMERIC else '---' for h in EFFICIENCY_HEAD]
+    lines = ['## Efficiency', '', EFFICIENCY_INTRO.format(efficiency_name=efficiency_name), '',
+             '| ' + ' | '.join(EFFICIENCY_HEAD) + ' |', '|' + '|'.join(align) + '|']
+    for r in rows:
+        lines.append('| ' + ' | '.join(_md(r['cells'][h]) for h in EFFICIENCY_HEAD) + ' |')
     return lines + ['']
+
+
+def _plots_md(plots: list) -> list[str]:
+    lines = ['## Plots', '',
+             'Generated by `tools/leaderboard.py` (official protocols, real runs only; when '
+             'papers disagree the first source in the tables\' order is plotted).', '']
+    for title, name in plots:
+        lines += [f'### {title}', '', f'![{title}](plots/{name})', '']
+    return lines
 
 
 def render_markdown(tidy: pd.DataFrame, *, select: str = 'latest', show_synthetic: bool = False,
                     n_synthetic: int = 0, efficiency: pd.DataFrame | None = None,
+                    measured: list | None = None, plots: list | None = None,
                     reported_name: str = 'reported.csv',
-                    results_name: str = 'results/') -> str:
+                    results_name: str = 'results/', efficiency_name: str = 'efficiency/') -> str:
+    """The README. ``measured``: records of :func:`load_measured`; ``plots``:
+    ``[(title, file name)]`` of PNGs in ``plots/`` next to the README."""
     lines = _header(select, show_synthetic, n_synthetic, reported_name, results_name)
+    if plots:
+        lines[-1:-1] = ['', 'Plots (metric bars per dataset, PSNR against MACs): '
+                        '[below](#plots).']
     for sec in build_sections(tidy, synthetic=False):
         lines += [f'## {sec.dataset}', '', *_md_table(sec), '']
-    if efficiency is not None and len(efficiency):
-        lines += _efficiency_md(efficiency)
+    eff_rows = efficiency_rows(efficiency, measured)
+    if eff_rows:
+        lines += _efficiency_md(eff_rows, efficiency_name)
+    if plots:
+        lines += _plots_md(plots)
     if show_synthetic:
         lines += ['## Synthetic runs — pipeline checks only, NOT results', '',
                   '> These runs used procedurally generated data. Their numbers are not '
@@ -308,6 +432,9 @@ tr.delta td{background:#fafafa;color:#555;font-style:italic}
 tr.gap td{color:#999}
 .warn{border:2px solid #b00;padding:.5em;color:#600;background:#fff4f4}
 .note{color:#555;font-size:.9em}
+tr.measured td{background:#eef6ff}
+figure{margin:1em 0}
+figure img{max-width:100%;border:1px solid #ddd}
 """
 
 _JS = """
@@ -366,28 +493,44 @@ def _html_table(sec: Section) -> list[str]:
 
 
 def render_html(tidy: pd.DataFrame, *, select: str = 'latest', show_synthetic: bool = False,
-                n_synthetic: int = 0, efficiency: pd.DataFrame | None = None) -> str:
+                n_synthetic: int = 0, efficiency: pd.DataFrame | None = None,
+                measured: list | None = None, plots: list | None = None,
+                efficiency_name: str = 'efficiency/') -> str:
     panels, buttons = [], []
     for sec in build_sections(tidy, synthetic=False):
         pid = 'ds-' + _slug(sec.dataset)
         buttons.append(f'<button data-target="{pid}">{_e(sec.dataset)}</button>')
         panels += [f'<section class="panel" id="{pid}">', f'<h2>{_e(sec.dataset)}</h2>',
                    *_html_table(sec), '</section>']
-    if efficiency is not None and len(efficiency):
-        buttons.append('<button data-target="efficiency">Efficiency (reported)</button>')
-        head = ['Model', 'Dataset', 'Params (M)', 'MACs (G)', 'Complexity (G)', 'Memory (MB)',
-                'Speed (FPS)', 'Source (provenance)', 'Notes']
-        panels += ['<section class="panel" id="efficiency">', '<h2>Efficiency (reported)</h2>',
-                   '<p class="note">As printed in the papers; not measured by crbench.</p>',
-                   '<table>', '<thead><tr>' + ''.join(f'<th>{_e(h)}</th>' for h in head)
+    eff_rows = efficiency_rows(efficiency, measured)
+    if eff_rows:
+        buttons.append('<button data-target="efficiency">Efficiency</button>')
+        intro = EFFICIENCY_INTRO.format(efficiency_name=efficiency_name).replace('`', '')
+        panels += ['<section class="panel" id="efficiency">', '<h2>Efficiency</h2>',
+                   f'<p class="note">{_e(intro)}</p>',
+                   '<table>', '<thead><tr>' + ''.join(f'<th>{_e(h)}</th>' for h in EFFICIENCY_HEAD)
                    + '</tr></thead>', '<tbody>']
-        for r in _sorted_efficiency(efficiency).itertuples():
-            nums = [r.params_M, r.macs_G, r.complexity_G, r.memory_MB, r.speed_FPS]
-            tds = [f'<td>{_e(model_display(r.model))}</td>', f'<td>{_e(r.dataset or GAP)}</td>']
-            tds += [f'<td class="num" data-v="{_e(n)}">{_e(n or GAP)}</td>' for n in nums]
-            tds += [f'<td>{_e(r.source)}, {_e(r.table)}</td>', f'<td>{_e(r.note)}</td>']
-            panels.append('<tr>' + ''.join(tds) + '</tr>')
+        for r in eff_rows:
+            tds = []
+            for h in EFFICIENCY_HEAD:
+                text = r['cells'][h]
+                if h in EFFICIENCY_NUMERIC:
+                    v = r['values'].get(h)
+                    tds.append(f'<td class="num" data-v="{"" if v is None else repr(v)}">'
+                               f'{_e(text)}</td>')
+                else:
+                    tds.append(f'<td>{_e(text)}</td>')
+            panels.append(f'<tr class="{_e(r["cells"]["Row"])}">' + ''.join(tds) + '</tr>')
         panels += ['</tbody>', '</table>', '</section>']
+    if plots:
+        buttons.append('<button data-target="plots">Plots</button>')
+        panels += ['<section class="panel" id="plots">', '<h2>Plots</h2>',
+                   '<p class="note">Official protocols, real runs only; when papers disagree '
+                   'the first source in the tables\' order is plotted.</p>']
+        for title, name in plots:
+            panels.append(f'<figure><img src="plots/{_e(name)}" alt="{_e(title)}">'
+                          f'<figcaption>{_e(title)}</figcaption></figure>')
+        panels.append('</section>')
     if show_synthetic:
         secs = build_sections(tidy, synthetic=True)
         buttons.append('<button class="synthetic" data-target="synthetic">'
@@ -439,12 +582,16 @@ def _write(path: Path, text: str) -> None:
 def write_leaderboard(results_dir='leaderboard/results', reported='leaderboard/reported.csv',
                       out_dir='leaderboard', *, select: str = 'latest',
                       show_synthetic: bool = False, html: bool = True,
-                      efficiency='auto') -> dict:
+                      efficiency='auto', efficiency_dir='auto', plots: bool = False) -> dict:
     """Regenerate ``README.md``, ``leaderboard.csv`` (and ``index.html``) in ``out_dir``.
 
     ``efficiency``: path of ``reported_efficiency.csv``; ``'auto'`` looks next to
-    ``reported``; ``None`` leaves the efficiency section out. Returns a summary
-    dict (tidy frame, selected runs, skipped files, written paths).
+    ``reported``; ``None`` leaves the reported efficiency rows out.
+    ``efficiency_dir``: folder of ``tools/benchmark.py`` JSON files; ``'auto'``
+    is ``efficiency/`` next to ``reported``; ``None`` leaves measured rows out.
+    ``plots``: also write PNG figures into ``out_dir/plots`` and link them
+    (needs matplotlib; off by default because it is the slow part).
+    Returns a summary dict (tidy frame, selected runs, skipped files, written paths).
     """
     reported = Path(reported)
     out_dir = Path(out_dir)
@@ -452,13 +599,25 @@ def write_leaderboard(results_dir='leaderboard/results', reported='leaderboard/r
     if efficiency == 'auto':
         efficiency = reported.with_name('reported_efficiency.csv')
     eff = load_efficiency(efficiency) if efficiency is not None else None
+    if efficiency_dir == 'auto':
+        efficiency_dir = reported.with_name('efficiency')
+    measured, skipped_eff = (load_measured(efficiency_dir) if efficiency_dir is not None
+                             else ([], []))
     runs, skipped = load_runs(results_dir)
     selected = select_runs(runs, select)
     n_syn = sum(1 for r in runs if r['synthetic'])
     shown = [r for r in selected if show_synthetic or not r['synthetic']]
     tidy = build_tidy(rep, shown)
-    kw = dict(select=select, show_synthetic=show_synthetic, n_synthetic=n_syn, efficiency=eff)
     written = {}
+    plot_list = []
+    if plots:
+        from .plots import write_plots
+        plot_list = write_plots(tidy, eff, measured, out_dir / 'plots')
+        for _, name in plot_list:
+            written[f'plots/{name}'] = out_dir / 'plots' / name
+    efficiency_name = (Path(efficiency_dir).name + '/') if efficiency_dir is not None else ''
+    kw = dict(select=select, show_synthetic=show_synthetic, n_synthetic=n_syn, efficiency=eff,
+              measured=measured, plots=plot_list, efficiency_name=efficiency_name)
     results_name = Path(results_dir).name + '/'
     md = render_markdown(tidy, reported_name=reported.name, results_name=results_name, **kw)
     written['README.md'] = out_dir / 'README.md'
@@ -468,5 +627,6 @@ def write_leaderboard(results_dir='leaderboard/results', reported='leaderboard/r
     if html:
         written['index.html'] = out_dir / 'index.html'
         _write(written['index.html'], render_html(tidy, **kw))
-    return dict(tidy=tidy, runs=runs, selected=selected, skipped=skipped, written=written,
-                n_synthetic=n_syn, reported=rep, efficiency=eff)
+    return dict(tidy=tidy, runs=runs, selected=selected, skipped=skipped + skipped_eff,
+                written=written, n_synthetic=n_syn, reported=rep, efficiency=eff,
+                measured=measured, plots=plot_list)

@@ -1,7 +1,6 @@
 """Tests of the leaderboard: transcription, collection, rendering, CLI."""
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import re
@@ -12,8 +11,8 @@ import pytest
 
 from crbench.leaderboard import (LeaderboardWarning, RefusedMetricError, ReportedCSVError,
                                  build_sections, build_tidy, load_efficiency, load_reported,
-                                 load_runs, model_display, render_markdown, select_runs,
-                                 write_leaderboard)
+                                 load_measured, load_runs, model_display, render_markdown,
+                                 select_runs, write_leaderboard)
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTED = REPO / 'leaderboard' / 'reported.csv'
@@ -199,7 +198,7 @@ def test_efficiency_matches_paper_text():
     if not (DE_PAPER.is_file() and EMRDM_PAPER.is_file()):
         pytest.skip(f'paper text not found under {PAPERS}')
     eff = load_efficiency(EFFICIENCY)
-    assert len(eff) == 22
+    assert len(eff) == 26
     de = DE_PAPER.read_text('utf-8')
     labels = {'spagan': 'SpAGAN', 'amgan_cr': 'AMGAN-CR', 'cvae': 'CVAE', 'memorynet': 'MN',
               'msda_cr': 'MSDA-CR', 'de': 'DE'}
@@ -216,6 +215,12 @@ def test_efficiency_matches_paper_text():
     ours = eff[eff.table.str.startswith('Table 6')]
     assert list(ours.params_M) == params
     assert list(ours.macs_G) == macs
+    # EMRDM App. C.2: per-image sampling times, one row per dataset
+    c2 = eff[eff.table == 'App. C.2']
+    assert len(c2) == 4 and set(c2.model) == {'emrdm'}
+    text = ' '.join(em)
+    for r in c2.itertuples():
+        assert f'{r.sampling_ms} ms ({r.dataset})' in text, (r.dataset, r.sampling_ms)
 
 
 # ---------------------------------------------------------------------------
@@ -285,7 +290,7 @@ def test_malformed_json_skipped_and_named(tmp_path, capsys):
     # the CLI still writes the leaderboard and names the skipped file
     cli = _load_cli()
     rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
-                   '--out-dir', str(tmp_path / 'out')])
+                   '--out-dir', str(tmp_path / 'out'), '--no-plots'])
     assert rc == 0
     out = capsys.readouterr().out
     assert 'broken.json' in out and 'nometrics.json' in out
@@ -436,7 +441,7 @@ def test_cli_idempotent(tmp_path):
         s1=make_run(synthetic=True, run_id='s1'))
     cli = _load_cli()
     args = ['--results-dir', str(results), '--reported', str(REPORTED), '--select', 'best',
-            '--show-synthetic']
+            '--show-synthetic', '--no-plots']  # plots: test_plots_written_linked_idempotent
     outs = []
     for name in ('a', 'a', 'b'):
         assert cli.main(args + ['--out-dir', str(tmp_path / name)]) == 0
@@ -483,3 +488,136 @@ def test_html_self_contained_with_tabs_and_provenance(tmp_path):
     assert f'{DE_SRC}, Table VI' in html
     assert 'run-html' in html
     assert 'Synthetic runs' not in html
+
+
+# ---------------------------------------------------------------------------
+# Efficiency: measured (tools/benchmark.py) beside reported
+# ---------------------------------------------------------------------------
+
+def make_measured(model='memorynet', dataset='CUHK-CR2', size=256, **extra):
+    rec = {'schema_version': 1, 'kind': 'efficiency', 'model': model,
+           'config': f'configs/{model}/{model}_cuhkcr2.py', 'dataset': dataset,
+           'framework': 'SupervisedRestorer', 'size': size,
+           'input_shapes': {'cloudy': [1, 4, size, size]}, 'device': 'cpu',
+           'device_name': 'cpu (x86_64)', 'repeats': 5, 'warmup': 1, 'params': 3638993,
+           'macs': 141096541992, 'latency_ms': 1234.54, 'peak_memory_MB': 321.4,
+           'memory_method': 'cpu: peak RSS (VmHWM reset via /proc/self/clear_refs) - RSS '
+                            'before the call', 'threads': 2, 'torch_version': '2.x'}
+    rec.update(extra)
+    return rec
+
+
+def make_measured_de():
+    ref = {'params': 3638993, 'macs': 141096541992, 'latency_ms': 900.0}
+    return make_measured(
+        'de_memorynet', framework='DiffusionEnhancement', params=36805224,
+        macs=259179000000, latency_ms=4000.0,
+        macs_by_op_G={'bmm': 60.03, 'convolution': 199.14, 'addmm': 0.004},
+        components={'cnp': {'params': 32144740}, 'weight_net': {'params': 4660484},
+                    'reference': ref},
+        reference_type='MemoryNet', reference_checkpoint_exists=False,
+        sampling={'method': 'estimate', 'sampler': 'DDIMSampler', 'steps': 50, 'nfe': 50,
+                  'macs': 141096541992 + 50 * 259179000000, 'latency_ms': 900.0 + 50 * 4000.0})
+
+
+def test_efficiency_measured_beside_reported(tmp_path):
+    eff_dir = write_runs(tmp_path / 'efficiency', mn=make_measured(), de=make_measured_de(),
+                         broken='{"kind": ', run=make_run(),
+                         neg=make_measured(latency_ms=-1.0))
+    with pytest.warns(LeaderboardWarning) as rec:
+        res = write_leaderboard(tmp_path / 'results', REPORTED, tmp_path / 'out',
+                                efficiency_dir=eff_dir)
+    skipped = sorted(Path(p).name for p, _ in res['skipped'])
+    assert skipped == ['broken.json', 'neg.json', 'run.json']
+    assert all(n in ' '.join(str(w.message) for w in rec) for n in skipped)
+    assert [m['model'] for m in res['measured']] == ['memorynet', 'de_memorynet']
+    md = (tmp_path / 'out' / 'README.md').read_text('utf-8')
+    rows = md_sections(md)['Efficiency']
+    mn = [r for r in rows if r['Model'] == 'MemoryNet']
+    assert [r['Row'] for r in mn] == ['reported', 'reported', 'measured']
+    assert mn[1]['MACs (G)'] == '548.65'  # EMRDM Table 6(b), beside ours
+    m = mn[2]
+    assert (m['Params (M)'], m['MACs (G)'], m['Latency (ms)'], m['Memory (MB)']) == \
+        ('3.639', '141.10', '1234.5', '321')
+    assert m['Input'] == '1×4×256×256' and m['Dataset'] == 'CUHK-CR2'
+    assert 'configs/memorynet/memorynet_cuhkcr2.py' in m['Source']
+    assert 'CPU resident-set increase' in m['Notes'] and '2 thread(s)' in m['Notes']
+    de = next(r for r in rows if r['Model'] == 'DE-MemoryNet')
+    assert de['Params (M)'] == '36.805' and de['Sampling (ms/img)'] == '200900.0 (est.)'
+    assert 'NFE 50' in de['Notes'] and 'random weights' in de['Notes']
+    assert 'convolutions only: 199.14 G MACs' in de['Notes']
+    assert 'convolutions only' not in m['Notes']  # MemoryNet is all convolutions
+    assert 'reference MemoryNet (once per image): 3.639 M params, 141.10 G MACs' in de['Notes']
+    # the DE rows sit together: the paper's 'DE' row right before our DE-MemoryNet row
+    names = [r['Model'] for r in rows]
+    assert names.index('DE-MemoryNet') == len(names) - 1 - names[::-1].index(
+        'DE (DE-MemoryNet / DE-MSDA)') + 1
+    assert 'est.' in md and '`efficiency/`' in md
+    html = (tmp_path / 'out' / 'index.html').read_text('utf-8')
+    assert html.count('<tr class="measured">') == 2
+    assert 'data-v="200900.0"' in html  # sortable by the number, not the "(est.)" text
+
+
+def test_load_measured_missing_dir(tmp_path):
+    assert load_measured(tmp_path / 'nothing') == ([], [])
+
+
+def test_plots_written_linked_idempotent(tmp_path):
+    from crbench.leaderboard.plots import metric_values, scatter_points
+    reported = small_reported(tmp_path, (
+        'memorynet,CUHK-CR2,PSNR,24.224,src,T,cuhk_official,\n'
+        'memorynet,CUHK-CR2,SSIM,0.6838,src,T,cuhk_official,\n'
+        'msda_cr,CUHK-CR2,PSNR,23.755,src,T,cuhk_official,\n'
+        'de_memorynet,CUHK-CR2,PSNR,24.35,src,T,cuhk_official,\n'
+        'cvae,CUHK-CR2,PSNR,99.0,src,T,standard,\n'))
+    (tmp_path / 'reported_efficiency.csv').write_text(
+        'model,params_M,macs_G,source,table,dataset,note\n'
+        'memorynet,3.64,548.65,src,Table 6(b),CUHK-CR,\n'
+        'de,36.80,199.15,src,Table 6(b),CUHK-CR,\n'
+        'msda_cr,3.91,,src,Table X,,\n')
+    eff_dir = write_runs(tmp_path / 'efficiency', a=make_measured(),
+                         small=make_measured('msda_cr', size=32))
+    results = write_runs(tmp_path / 'results',
+                         r=make_run(metrics={'PSNR': 25.0, 'SSIM': 0.7}),
+                         s=make_run('msda_cr', metrics={'PSNR': 50.0}, synthetic=True,
+                                    run_id='syn'))
+    outs = []
+    for name in ('a', 'b', 'a'):
+        (tmp_path / name / 'plots').mkdir(parents=True, exist_ok=True)
+        (tmp_path / name / 'plots' / 'stale.png').write_bytes(b'old')
+        import matplotlib
+        with matplotlib.rc_context({'font.size': 13 if name == 'b' else 10}):
+            # a user's matplotlib style changes nothing, and is left as it was
+            res = write_leaderboard(results, reported, tmp_path / name,
+                                    efficiency_dir=eff_dir, plots=True)
+            assert matplotlib.rcParams['font.size'] == (13 if name == 'b' else 10)
+        files = sorted(p.relative_to(tmp_path / name).as_posix()
+                       for p in (tmp_path / name).rglob('*') if p.is_file())
+        outs.append({f: (tmp_path / name / f).read_bytes() for f in files})
+    assert outs[0] == outs[1] == outs[2]  # byte-identical, PNGs included
+    assert sorted(outs[0]) == ['README.md', 'index.html', 'leaderboard.csv',
+                               'plots/cuhk-cr2_metrics.png', 'plots/quality_vs_cost.png']
+    for f in ('plots/cuhk-cr2_metrics.png', 'plots/quality_vs_cost.png'):
+        assert outs[0][f].startswith(b'\x89PNG\r\n\x1a\n') and len(outs[0][f]) > 5000
+        assert b'Software' not in outs[0][f] and b'matplotlib' not in outs[0][f]
+    md = outs[0]['README.md'].decode()
+    assert '![CUHK-CR2: metrics, reported and reproduced](plots/cuhk-cr2_metrics.png)' in md
+    assert '](plots/quality_vs_cost.png)' in md
+    html = outs[0]['index.html'].decode()
+    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', html)
+    assert sorted(links) == ['plots/cuhk-cr2_metrics.png', 'plots/quality_vs_cost.png']
+    assert 'http://' not in html and 'https://' not in html
+    # what is plotted: official protocol, real runs; reported MACs via CUHK-CR and 'de' alias;
+    # measured MACs only from 256x256 measurements
+    vals = metric_values(res['tidy'])
+    assert 'cvae' not in set(vals.model) and 50.0 not in set(vals.value)
+    pts = scatter_points(res['tidy'], res['efficiency'], res['measured'])
+    got = {(r.model, r.psnr_kind, r.macs_kind): (r.psnr, r.macs_G) for r in pts.itertuples()}
+    assert got == {
+        ('memorynet', 'reported', 'reported'): (24.224, 548.65),
+        ('memorynet', 'reported', 'measured'): (24.224, pytest.approx(141.096541992)),
+        ('memorynet', 'reproduced', 'reported'): (25.0, 548.65),
+        ('memorynet', 'reproduced', 'measured'): (25.0, pytest.approx(141.096541992)),
+        ('de_memorynet', 'reported', 'reported'): (24.35, 199.15),
+    }
+    assert set(pts.dataset) == {'CUHK-CR2'}
