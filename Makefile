@@ -5,7 +5,7 @@ PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast leaderboard clean
+.PHONY: setup test-deps demo test test-fast leaderboard clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -13,8 +13,10 @@ setup:
 demo: setup
 	$(PY) tools/demo.py
 
-test: setup
+test-deps:
 	@bash tools/install_test_deps.sh
+
+test: setup test-deps
 	$(PY) -m pytest -q --timeout=900 --durations=15 tests
 
 test-fast: setup
