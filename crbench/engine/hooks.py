@@ -13,7 +13,9 @@ from crbench.visualization.grids import comparison_grid
 class ComparisonImageHook(Hook):
     """Save ``cloudy | prediction | target`` PNGs for the first test images.
 
-    Multi-temporal inputs show their first frame. Files are named by sample id.
+    Multi-temporal inputs show their first frame. Files are named by sample id;
+    frameworks that predict an attention or cloud-mask map (``aux_map``: SpA-GAN,
+    AMGAN-CR) also get ``<id>_attention.png`` beside the comparison.
     """
 
     def __init__(self, out_dir: str, max_images: int = 8, rgb_bands=(0, 1, 2)):
@@ -39,4 +41,9 @@ class ComparisonImageHook(Hook):
             grid = comparison_grid([cloudy, sample.pred.cpu(), gt], rgb_bands=self.rgb_bands)
             name = str(sample.metainfo.get('sample_id', f'{batch_idx:05d}'))
             Image.fromarray(grid).save(osp.join(self.out_dir, f'{name}.png'))
+            if 'aux_map' in sample:  # SpA-GAN attention / AMGAN-CR mask, min-max stretched
+                aux = sample.aux_map[0].float().cpu()
+                aux = (aux - aux.min()) / (aux.max() - aux.min()).clamp_min(1e-8)
+                Image.fromarray((aux.numpy() * 255).round().astype('uint8')).save(
+                    osp.join(self.out_dir, f'{name}_attention.png'))
             self.saved += 1

@@ -291,9 +291,22 @@ class GANRestorer(BaseRestorer):
         return log_vars
 
     def restore(self, inputs) -> torch.Tensor:
-        _, _, image = self.generate(inputs)
+        return self._prediction(self.generate(inputs)[2])
+
+    def _prediction(self, image: torch.Tensor) -> torch.Tensor:
         pred = self.range.from_network(image)
         return pred.clamp(-1, 1) if self.clamp_output else pred
+
+    @torch.no_grad()
+    def predict(self, inputs, data_samples):
+        """Predictions, plus the generator's attention / mask map as ``aux_map``
+        (SpA-GAN's spatial attention, AMGAN-CR's cloud mask) for visualisation."""
+        _, aux, image = self.generate(inputs)
+        for i, (sample, pred) in enumerate(zip(data_samples, self._prediction(image))):
+            sample.pred = pred.detach()
+            if aux is not None:
+                sample.aux_map = aux[i, :1].detach().float()
+        return data_samples
 
 
 _LOSS_KEY = re.compile(r'(^|\.)(losses|attention_loss)\.')

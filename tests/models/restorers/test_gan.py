@@ -420,3 +420,23 @@ def test_metafile_matches_configs_and_reported_numbers(repo_root, model):
     assert seen == set(reported)       # every reported number of the model is listed
     readme = open(osp.join(repo_root, 'configs', model, 'README.md')).read()
     assert all(f"| {r['value']} |" in readme for r in rows)
+
+
+def test_attention_maps_are_saved_next_to_predictions(tmp_path):
+    """SpA-GAN's attention map travels with the prediction and the hook writes it."""
+    from crbench.engine.hooks import ComparisonImageHook
+    from crbench.structures import CRDataSample
+    model = MODELS.build(dict(
+        type='GANRestorer',
+        generator=dict(type='SpAGANGenerator', in_channels=4),
+        discriminator=dict(type='PatchDiscriminator', in_channels=4)))
+    inputs = {'cloudy': torch.rand(2, 4, 16, 16) * 2 - 1}
+    samples = [CRDataSample(gt=torch.zeros(4, 16, 16), metainfo=dict(sample_id=f's{i}'))
+               for i in range(2)]
+    out = model.predict(inputs, samples)
+    assert out[0].aux_map.shape == (1, 16, 16) and out[0].pred.shape == (4, 16, 16)
+    hook = ComparisonImageHook(str(tmp_path), max_images=2)
+    hook.before_test(None)
+    hook.after_test_iter(None, 0, data_batch={'inputs': inputs}, outputs=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        's0.png', 's0_attention.png', 's1.png', 's1_attention.png']
