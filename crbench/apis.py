@@ -43,9 +43,11 @@ def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
             path.append(part)
 
 
-def _check_type(cfg_node: dict, registry, where: str, *alternatives) -> None:
+def _check_type(cfg_node: dict, registry, where: str, *alternatives, extra=()) -> None:
     type_name = cfg_node.get('type')
     registries = (registry, ) + alternatives
+    if type_name in extra:
+        return
     if isinstance(type_name, str) and all(r.get(type_name) is None for r in registries):
         known = [name for r in registries for name in r.module_dict]
         known += list(registry.parent.module_dict) if registry.parent else []
@@ -72,8 +74,10 @@ def check_registered_types(cfg: Config) -> None:
     register_all_modules()
     if 'model' in cfg:
         for where, node in _typed_nodes(cfg.model, 'model'):
-            # Inside a model: networks, losses, preprocessors, diffusion samplers.
-            _check_type(node, MODELS, where, DIFFUSION_SAMPLERS)
+            # Inside a model: networks, losses, preprocessors, diffusion samplers, and
+            # the torch losses frameworks build by name.
+            from crbench.models.restorers.gan import TORCH_LOSSES
+            _check_type(node, MODELS, where, DIFFUSION_SAMPLERS, extra=TORCH_LOSSES)
     for split, key in DATALOADER_KEYS.items():
         loader = cfg.get(key)
         if not loader:

@@ -25,6 +25,9 @@ def parse_args(argv=None):
     parser.add_argument('--save-preds', metavar='DIR',
                         help='write every prediction in the dataset\'s units and format '
                         '(GeoTIFF with the source CRS/transform for SEN12MS-CR, PNG for CUHK/RICE)')
+    parser.add_argument('--vis-de', metavar='DIR',
+                        help='DE figures per image: W heat map (Fig. 8), mean W per step '
+                        '(Fig. 9), x0 trajectory (Fig. 4)')
     parser.add_argument('--max-images', type=int, default=8,
                         help='how many comparison grids --save-images writes')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -53,6 +56,9 @@ def main(argv=None) -> int:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
             type='ComparisonImageHook', out_dir=args.save_images, max_images=args.max_images)]
 
+    if args.vis_de:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
+            type='DEVisualizationHook', out_dir=args.vis_de, max_images=args.max_images)]
     if args.save_preds:
         from crbench.engine.prediction_writer import find_value_range
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(

@@ -20,6 +20,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3,
                     save_best='RMSE', rule='less'),  # the papers monitor RMSE
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Global RNG state in every checkpoint, so resume is bit-exact (diffusion noise).
+    random_state=dict(type='RandomStateHook'),
 )
 # Stop with a message naming the iteration and every loss term when the loss
 # becomes NaN/inf (policy='skip' skips such updates instead): crbench/engine/fault_hooks.py.

@@ -10,3 +10,4 @@ __all__ = [
     'save_trusted_checkpoint'
 ]
 from .fault_hooks import NonFiniteLossError, NonFiniteLossHook  # noqa: F401,E402
+from .de_vis_hook import DEVisualizationHook  # noqa: F401,E402

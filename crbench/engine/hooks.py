@@ -47,3 +47,49 @@ class ComparisonImageHook(Hook):
                 Image.fromarray((aux.numpy() * 255).round().astype('uint8')).save(
                     osp.join(self.out_dir, f'{name}_attention.png'))
             self.saved += 1
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Carry the global random generators' state in every checkpoint.
+
+    Frameworks draw diffusion times, noise and GP interpolation factors from
+    torch's global generator; MMEngine checkpoints do not store its state and
+    only re-seed on resume when the seed changed, so a resumed run would draw
+    different numbers than an uninterrupted one. The state (torch CPU and CUDA,
+    numpy, Python ``random``) saved with iteration k's checkpoint is put back
+    at the first training iteration after the resume, after the data loader has
+    been restored, which makes resume bit-exact.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self):
+        self.pending = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        import random
+
+        import numpy as np
+        import torch
+        checkpoint['random_state'] = dict(
+            torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
+            cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if runner.train_loop is not None and isinstance(checkpoint, dict):
+            self.pending = checkpoint.get('random_state')
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self.pending is None:
+            return
+        import random
+
+        import numpy as np
+        import torch
+        state, self.pending = self.pending, None
+        torch.set_rng_state(state['torch'])
+        np.random.set_state(state['numpy'])
+        random.setstate(state['python'])
+        if state.get('cuda') is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])

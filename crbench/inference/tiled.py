@@ -21,9 +21,36 @@ covers the wider overlap of the last tile, shifted to end at the border). The
 receptive field radius is at most ``margin`` gives exactly its untiled output
 (up to float rounding); larger models (U-Nets) get the smooth blend.
 
-Memory: one strip of ``tile`` rows over the whole width (accumulator and
-weights, float32, ``(C_out + 1) * tile * width * 4`` bytes) plus one batch of
-tiles; the scene itself is never loaded.
+Memory. The scene is never loaded; the peak does not depend on its height.
+Three terms, for ``C_in`` input and ``C_out`` output bands of ``s_in`` and
+``s_out`` bytes per value (e.g. 2 for uint16, 4 for float32):
+
+1. One strip of ``tile`` rows over the whole ``width``, at most::
+
+       tile * width * (4 (C_out + 1) + (20 + s_out) C_out + (s_in + 1) C_in)  bytes
+
+   ``4 (C_out + 1)`` is the float32 accumulator and weights, held throughout;
+   the rest is transient while a finished strip is written (the normalised
+   values, float32, mapped back to output units in float64, cast to the output
+   type, the shifted copy of the accumulator, and the strip's input rows re-read
+   with their nodata mask). E.g. 4 uint16 bands written as float32, ``tile=256``,
+   ``width=2048``: 64 MiB; a 10980-pixel-wide 13-band uint16 Sentinel-2 tile:
+   about 1 GiB. ``overlap`` does not enter the bound (only how many rows a strip
+   finishes: ``tile - overlap``).
+2. ``batch_size`` tiles through the network: input, activations and output of a
+   ``tile`` × ``tile`` batch (model dependent, independent of the scene).
+3. GDAL's raster block cache, which keeps the input's and the output's blocks as
+   the scene is traversed, so it grows with the scene up to ``GDAL_CACHEMAX``
+   (GDAL's default: 5 % of physical RAM). Unless ``GDAL_CACHEMAX`` is set in the
+   environment, :func:`restore_scene` caps it at two rows of output blocks
+   (:func:`default_cache_mb`, at least 64 MB); count up to about
+   twice the cap in resident memory (allocator overhead; measured 1.3-2×). Keep
+   the cap above one block row of the output (``C_out * 256 * width * s_out``
+   for the 256×256 output blocks), or GDAL flushes half-written compressed
+   blocks and rewrites them, which inflates the output file.
+
+``tests/inference/test_tiled_memory.py`` checks 1 + 2 + 2 × ``GDAL_CACHEMAX``
+on 1024×1024, 4096×1024 and 2048×2048 scenes, each in a fresh process.
 
 Scaling. The model works in [-1, 1]; the input's units come from the config's
 test pipeline (its ``RescaleToSymmetric`` for ``cloudy``: ``in_range``, ``clip``
@@ -267,6 +294,15 @@ class SceneResult:
     n_tiles: int
 
 
+def default_cache_mb(src_path: str) -> int:
+    """GDAL block cache for a scene: two rows of 256-pixel float64 output blocks, at
+    least 64 MB, so the cache holds what a strip touches without growing with the scene."""
+    import rasterio
+    with rasterio.open(src_path) as src:
+        row_bytes = 8 * src.count * 256 * src.width
+    return max(64, math.ceil(2 * row_bytes / 2**20))
+
+
 def restore_scene(model, src_path: str, dst_path: str, *, in_scaling: SymmetricScaling,
                   out_scaling: Optional[SymmetricScaling] = None, tile: int = 256,
                   overlap: int = 32, margin: Optional[int] = None,
@@ -312,7 +348,10 @@ def restore_scene(model, src_path: str, dst_path: str, *, in_scaling: SymmetricS
     device = torch.device(device)
     png_out = dst_path.lower().endswith('.png')
 
-    with rasterio.Env(**GDAL_READ_OPTIONS), warnings.catch_warnings():
+    env = dict(GDAL_READ_OPTIONS)
+    if 'GDAL_CACHEMAX' not in os.environ:  # keep memory bounded (module docstring, item 3)
+        env['GDAL_CACHEMAX'] = default_cache_mb(src_path)
+    with rasterio.Env(**env), warnings.catch_warnings():
         warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(src_path) as src:
             indexes = list(bands) if bands else list(range(1, src.count + 1))
