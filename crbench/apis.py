@@ -56,13 +56,19 @@ def _check_type(cfg_node: dict, registry, where: str, *alternatives, extra=()) -
                           'your own class, list its module in custom_imports.')
 
 
+# Keys whose dicts carry a ``type`` that is a plain setting, not a registered class
+# (HDiT's per-level attention: dict(type='neighborhood', kernel_size=7, ...)).
+SETTING_KEYS = {'self_attns'}
+
+
 def _typed_nodes(node, where: str):
     """Every dict with a ``type`` key inside a config subtree, with its path."""
     if isinstance(node, dict):
         if 'type' in node:
             yield where, node
         for key, value in node.items():
-            yield from _typed_nodes(value, f'{where}.{key}')
+            if key not in SETTING_KEYS:
+                yield from _typed_nodes(value, f'{where}.{key}')
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
             yield from _typed_nodes(value, f'{where}[{i}]')

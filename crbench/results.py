@@ -48,7 +48,7 @@ def build_record(*, model: str, config: str, dataset: str, split: str, protocol:
                  unavailable_metrics=(), model_display: Optional[str] = None,
                  extra: Optional[dict] = None) -> dict:
     """Assemble and validate a result record (the schema of docs/contracts.md)."""
-    clean = {}
+    clean, undefined = {}, []
     for key, value in metrics.items():
         if FORBIDDEN_METRIC_MARK in key.upper():
             raise InvalidResultError(
@@ -59,7 +59,10 @@ def build_record(*, model: str, config: str, dataset: str, split: str, protocol:
             continue
         value = float(value)
         if not math.isfinite(value):
-            raise InvalidResultError(f'metric {key!r} is {value}; refusing to record it')
+            # e.g. SAM when every image has an all-zero pixel vector: the NaN-skipping
+            # mean has nothing left. Recorded as undefined, never as a number.
+            undefined.append(key)
+            continue
         clean[key] = value
     sha = file_sha256(checkpoint) if checkpoint and osp.isfile(checkpoint) else None
     identity = json.dumps([model, config, dataset, split, protocol, sha, synthetic,
@@ -67,7 +70,8 @@ def build_record(*, model: str, config: str, dataset: str, split: str, protocol:
     record = dict(
         schema_version=SCHEMA_VERSION, model=model, model_display=model_display or model,
         config=config, dataset=dataset, split=split, protocol=protocol, metrics=clean,
-        unavailable_metrics=sorted(unavailable_metrics), n_images=int(n_images),
+        unavailable_metrics=sorted(unavailable_metrics), undefined_metrics=sorted(undefined),
+        n_images=int(n_images),
         checkpoint=checkpoint, checkpoint_sha256=sha, crbench_version=__version__,
         git_commit=git_commit(), device=device_name(),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),

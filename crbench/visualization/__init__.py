@@ -1,3 +1,4 @@
+from . import attention  # noqa: F401  (registers TFSAAttentionHook)
 from .grids import comparison_grid, display_bands
 
 __all__ = ['comparison_grid', 'display_bands']
