@@ -5,7 +5,8 @@ import pytest
 import torch
 
 # The development and CI machines have 2 cores: more threads than that only
-# slows small test workloads down (measured 10-40x under load).
+# slows small test workloads down (measured 10-40x under load). This holds for
+# the whole session: test modules need no thread fixture of their own.
 torch.set_num_threads(1)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 

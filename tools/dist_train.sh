@@ -17,24 +17,6 @@ fi
 CONFIG=$1
 NGPUS=$2
 shift 2
-case "$NGPUS" in
-    ''|*[!0-9]*|0) echo "$0: NGPUS must be a positive integer, got '$NGPUS'" >&2; exit 2 ;;
-esac
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PORT=${PORT:-29500}
-
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$NGPUS" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/_launch_env.sh"
+crbench_torchrun "$NGPUS" train.py "$CONFIG" --launcher pytorch "$@"

@@ -27,10 +27,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
 PORT=${PORT:-29500}
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/_launch_env.sh"
 
 RESOURCES=(--ntasks="$GPUS" --cpus-per-task="$CPUS_PER_TASK")
 if [ "$GPUS_PER_NODE" -gt 0 ]; then

@@ -4,8 +4,8 @@
 # mapped back to [-1, 1].
 _base_ = [
     '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/adam_iter_gan.py',
+    '../_base_/gan_runtime.py',
 ]
 model_name = 'amgan_cr'
 
@@ -39,18 +39,6 @@ train_pipeline = [
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=False),
     dataset=dict(pipeline=train_pipeline))
-
-# Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-5 for G and D (adam_iter.py), one
-# optimiser each; no LR schedule.
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MultiOptimWrapperConstructor',
-    generator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer),
-    discriminator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer))
-# Distributed runs wrap G and D separately (GPU only); dead parameters need
-# find_unused_parameters.
-model_wrapper_cfg = dict(_delete_=True, type='MMSeparateDistributedDataParallel',
-                         broadcast_buffers=False, find_unused_parameters=True)
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 400 training
 # images / 2 = 200 iterations per epoch -> 40,000 iterations.

@@ -1,56 +1,10 @@
-# AMGAN-CR on RICE2: the collection's recipe (MODELS.md §1.5). D: logistic GAN loss on the
-# conditional PatchGAN (SpA-GAN's); G: 0.1 x GAN + 10 x L1 + 10 x MSE(mask, M); D first.
-# Networks and losses work on [0, 1] images as officially (network_range); predictions are
-# mapped back to [-1, 1].
-_base_ = [
-    '../_base_/datasets/rice2.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'amgan_cr'
-
-model = dict(
-    type='GANRestorer',
-    generator=dict(type='AMGANCRGenerator', in_channels=3, out_channels=3),
-    discriminator=dict(type='PatchDiscriminator', in_channels=3, out_channels=3),
-    conditional=True,  # D sees (generator input, image)
-    adversarial='logistic',
-    adversarial_weight=0.1,
-    pixel_losses=dict(l1=dict(type='L1Loss')),
-    pixel_weights=dict(l1=10.0),
-    attention_loss=dict(type='MSELoss'),
-    attention_weight=10.0,
-    attention_target='data_sample',  # mask of the CloudAttentionMask transform below
-    update_order=('discriminator', 'generator'),
-    input_keys=('cloudy', ),
-    network_range=(0.0, 1.0),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
-
-# Attention target M of the official RICE loader (MODELS.md §1): clip(sum(gt - cloudy), 0, 10)
-# on the resized 0-255 images, before the scaling to [-1, 1]. Training only.
-train_pipeline = [
-    _base_.load_rgb,
-    dict(type='MatlabResize', scale=0.5),
-    dict(type='CloudAttentionMask', upper=10.0),
-    dict(type='RescaleToSymmetric', in_range=(0, 255)),
-    dict(type='PackCRInputs'),
-]
-# The official AMGAN-CR train loader does not shuffle (MODELS.md §1.5); kept for fidelity.
-train_dataloader = dict(
-    sampler=dict(type='InfiniteSampler', shuffle=False),
-    dataset=dict(pipeline=train_pipeline))
-
-# Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-5 for G and D (adam_iter.py), one
-# optimiser each; no LR schedule.
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MultiOptimWrapperConstructor',
-    generator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer),
-    discriminator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer))
-# Distributed runs wrap G and D separately (GPU only); dead parameters need
-# find_unused_parameters.
-model_wrapper_cfg = dict(_delete_=True, type='MMSeparateDistributedDataParallel',
-                         broadcast_buffers=False, find_unused_parameters=True)
+# AMGAN-CR on RICE2: the RICE1 recipe (configs/amgan_cr/amgan_cr_rice1.py) on RICE2 (the RICE1
+# layout with version 2).
+_base_ = ['./amgan_cr_rice1.py']
+version = 2
+train_dataloader = dict(dataset=dict(version=version))
+val_dataloader = dict(dataset=dict(version=version))
+test_dataloader = val_dataloader
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1). RICE2 as released has
 # 736 triplets (DE §V-A) -> 589 train with the 8:2 split of crbench/datasets/rice.py:

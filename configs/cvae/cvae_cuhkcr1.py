@@ -1,29 +1,11 @@
-# CVAE on CUHK-CR1: the collection's recipe (MODELS.md §1.3). Each step averages 10 stochastic
-# forward passes; loss SmoothL1(beta 0.5) + 0.01 x KL (summed) + 0.18 x Laplacian edge L1.
-# Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
-# of N samples or test_sample=False for z = mu. Fixed 256x256 input.
-# Edge term on the first three bands (R, G, B; the NIR band gets none), as officially.
-_base_ = [
-    '../_base_/datasets/cuhk_cr1.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'cvae'
-
-model = dict(
-    type='CVAERestorer',
-    generator=dict(type='CVAE', in_channels=4, image_size=256, patch_size=16, embed_dim=512,
-                   depth=4, num_heads=8, mlp_ratio=2.0, latent_dim=50),
-    num_samples=10,
-    pixel_loss=dict(type='SmoothL1Loss', beta=0.5),
-    kl_loss=dict(type='KLDivergenceLoss', reduction='sum'),
-    edge_loss=dict(type='LaplacianEdgeL1Loss', bands='first3'),
-    loss_weights=dict(pixel=1.0, kl=0.01, edge=0.18),
-    test_samples=1,
-    test_sample=True,
-    input_keys=('cloudy', ),
-    network_range=(0.0, 1.0),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
+# CVAE on CUHK-CR1: the CUHK-CR2 recipe (configs/cvae/cvae_cuhkcr2.py) on the
+# CUHK-CR1 folder.
+_base_ = ['./cvae_cuhkcr2.py']
+dataset_name = 'CUHK-CR1'
+data_root = 'data/C-CUHK/CUHK-CR1'
+train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+test_dataloader = val_dataloader
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 534 training
 # images / 2 = 267 iterations per epoch -> 53,400 iterations.

@@ -3,7 +3,7 @@
 # Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
 # of N samples or test_sample=False for z = mu. Fixed 256x256 input.
 _base_ = [
-    '../_base_/datasets/sen2mtc_new.py',
+    '../_base_/datasets/sen2mtc_new_mono_rgb.py',
     '../_base_/schedules/adam_iter.py',
     '../_base_/default_runtime.py',
 ]
@@ -24,28 +24,9 @@ model = dict(
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# Mono-temporal Sen2_MTC_New: only the cloudy date _0 (dataset option mono_temporal,
-# DATA_FORMATS.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
-# The CVAE's output is its input plus a residual, so the cloudy
+# Mono-temporal Sen2_MTC_New, cloudy date _0 only (the dataset base
+# sen2mtc_new_mono_rgb.py). The CVAE's output is its input plus a residual, so the cloudy
 # image is read as R, G, B (its NIR is dropped) to match the RGB target.
-load_frames = dict(
-    type='LoadTIFFBands',
-    sources=dict(cloudy=dict(path_key='cloudy_path', channels=4, bands=[0, 1, 2]),
-                 gt=dict(path_key='gt_path', channels=4, bands=[0, 1, 2])))
-train_pipeline = [
-    load_frames,
-    dict(type='RandomFlipRotate90', keys=('cloudy', 'gt'), seed=0),
-    _base_.rescale,
-    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
-]
-test_pipeline = [
-    load_frames,
-    _base_.rescale,
-    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
-]
-train_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
 # images / 2 = 1,190 iterations per epoch -> 238,000 iterations.

@@ -1,21 +1,9 @@
-# MemoryNet (the collection's MPRNet, n_feat 40) on RICE2, as trained for the DE paper:
-# batch 2 at 256x256, Adam 1e-4 (0.5, 0.999), wd 1e-5.
-_base_ = [
-    '../_base_/datasets/rice2.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'memorynet'
-
-model = dict(
-    type='SupervisedRestorer',
-    generator=dict(type='MemoryNet', in_channels=3, n_feat=40, scale_unetfeats=20,
-                   scale_orsnetfeats=16, num_cab=8),
-    # MODELS.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
-    losses=dict(charbonnier=dict(type='CharbonnierLoss', eps=1e-3),
-                edge=dict(type='LaplacianEdgeLoss', eps=1e-3)),
-    loss_weights=dict(charbonnier=1.0, edge=0.05),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
+# MemoryNet on RICE2: the RICE1 recipe on RICE2 (the RICE1 layout with version 2).
+_base_ = ['./memorynet_rice1.py']
+version = 2
+train_dataloader = dict(dataset=dict(version=version))
+val_dataloader = dict(dataset=dict(version=version))
+test_dataloader = val_dataloader
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1). RICE2 as released has
 # 736 triplets (DE §V-A) -> 589 train with the 8:2 split of crbench/datasets/rice.py:

@@ -1,7 +1,7 @@
 # MemoryNet (the collection's MPRNet, n_feat 40) on Sen2_MTC_New, as trained for the DE paper:
 # batch 2 at 256x256, Adam 1e-4 (0.5, 0.999), wd 1e-5.
 _base_ = [
-    '../_base_/datasets/sen2mtc_new.py',
+    '../_base_/datasets/sen2mtc_new_mono_rgb.py',
     '../_base_/schedules/adam_iter.py',
     '../_base_/default_runtime.py',
 ]
@@ -17,28 +17,9 @@ model = dict(
     loss_weights=dict(charbonnier=1.0, edge=0.05),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# Mono-temporal Sen2_MTC_New: only the cloudy date _0 (dataset option mono_temporal,
-# DATA_FORMATS.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
-# MemoryNet's stages are residuals on the input, so the cloudy
+# Mono-temporal Sen2_MTC_New, cloudy date _0 only (the dataset base
+# sen2mtc_new_mono_rgb.py). MemoryNet's stages are residuals on the input, so the cloudy
 # image is read as R, G, B (its NIR is dropped) to match the RGB target.
-load_frames = dict(
-    type='LoadTIFFBands',
-    sources=dict(cloudy=dict(path_key='cloudy_path', channels=4, bands=[0, 1, 2]),
-                 gt=dict(path_key='gt_path', channels=4, bands=[0, 1, 2])))
-train_pipeline = [
-    load_frames,
-    dict(type='RandomFlipRotate90', keys=('cloudy', 'gt'), seed=0),
-    _base_.rescale,
-    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
-]
-test_pipeline = [
-    load_frames,
-    _base_.rescale,
-    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
-]
-train_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
 # NOTE: SupervisedRestorer must fold the time axis of these 1xCxHxW inputs (as GANRestorer
 # and CVAERestorer do, crbench/models/restorers/gan.py: fold_time) for this config to run.
 

@@ -1,53 +1,11 @@
-# SpA-GAN on CUHK-CR1: the collection's recipe (MODELS.md §1.4). D: logistic GAN loss on the
-# conditional PatchGAN; G: GAN + 100 x L1 + 1 x MSE(attention, M); D is stepped first.
-# Networks and losses work on [0, 1] images as officially (network_range); predictions are
-# mapped back to [-1, 1].
-_base_ = [
-    '../_base_/datasets/cuhk_cr1.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'spagan'
-
-model = dict(
-    type='GANRestorer',
-    generator=dict(type='SpAGANGenerator', in_channels=4, out_channels=4),
-    discriminator=dict(type='PatchDiscriminator', in_channels=4, out_channels=4),
-    conditional=True,  # D sees (generator input, image)
-    adversarial='logistic',
-    adversarial_weight=1.0,
-    pixel_losses=dict(l1=dict(type='L1Loss')),
-    pixel_weights=dict(l1=100.0),
-    attention_loss=dict(type='MSELoss'),
-    attention_weight=1.0,
-    attention_target='data_sample',  # mask of the CloudAttentionMask transform below
-    update_order=('discriminator', 'generator'),
-    input_keys=('cloudy', ),
-    network_range=(0.0, 1.0),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
-
-# Attention target M of the official loader (MODELS.md §1): clip(sum(gt - cloudy), 0, 1) on
-# the resized 0-255 images, before the scaling to [-1, 1]. Training only.
-train_pipeline = [
-    _base_.load_rgb_nir,
-    dict(type='MatlabResize', scale=0.5),
-    dict(type='CloudAttentionMask', upper=1.0),
-    dict(type='RescaleToSymmetric', in_range=(0, 255)),
-    dict(type='PackCRInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-
-# Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-5 for G and D (adam_iter.py), one
-# optimiser each; no LR schedule.
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MultiOptimWrapperConstructor',
-    generator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer),
-    discriminator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer))
-# Distributed runs wrap G and D separately (GPU only); dead parameters need
-# find_unused_parameters.
-model_wrapper_cfg = dict(_delete_=True, type='MMSeparateDistributedDataParallel',
-                         broadcast_buffers=False, find_unused_parameters=True)
+# SpA-GAN on CUHK-CR1: the CUHK-CR2 recipe (configs/spagan/spagan_cuhkcr2.py) on the
+# CUHK-CR1 folder.
+_base_ = ['./spagan_cuhkcr2.py']
+dataset_name = 'CUHK-CR1'
+data_root = 'data/C-CUHK/CUHK-CR1'
+train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
+test_dataloader = val_dataloader
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 534 training
 # images / 2 = 267 iterations per epoch -> 53,400 iterations.

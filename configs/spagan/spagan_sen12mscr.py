@@ -4,8 +4,8 @@
 # mapped back to [-1, 1].
 _base_ = [
     '../_base_/datasets/sen12mscr.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/adam_iter_gan.py',
+    '../_base_/gan_runtime.py',
 ]
 model_name = 'spagan'
 
@@ -31,18 +31,6 @@ model = dict(
     input_keys=('cloudy', 'sar'),
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
-
-# Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-5 for G and D (adam_iter.py), one
-# optimiser each; no LR schedule.
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MultiOptimWrapperConstructor',
-    generator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer),
-    discriminator=dict(type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer))
-# Distributed runs wrap G and D separately (GPU only); dead parameters need
-# find_unused_parameters.
-model_wrapper_cfg = dict(_delete_=True, type='MMSeparateDistributedDataParallel',
-                         broadcast_buffers=False, find_unused_parameters=True)
 
 # Schedule (crbench's choice; no paper trains this model on SEN12MS-CR with the
 # collection's code, whose 200 epochs would be 10.7M iterations here): batch 2 as the

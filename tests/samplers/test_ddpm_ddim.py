@@ -9,15 +9,6 @@ from crbench.registry import DIFFUSION_SAMPLERS
 from crbench.samplers import DDIMSampler, DDPMSampler
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny tensors: one thread is faster, and 2 threads stall badly on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope='module')
 def process():
     return GaussianDiffusion.linear(1000, 1e-4, 0.02)

@@ -8,29 +8,12 @@
 # 256x256 images (batch 16) because MatlabResize takes HxWxC arrays only (no 64x64 coarse
 # stage), and the augmentation is the dataset's time-consistent RandomFlipRotate90 instead of
 # DE's horizontal flip. configs/de/de_{memorynet,msda}_sen2mtc_new.py add the reference.
-_base_ = ['../../_base_/datasets/sen2mtc_new.py', './de_framework.py']
+_base_ = ['../../_base_/datasets/sen2mtc_new_mono_rgb.py', './de_framework.py']
 
 model = dict(cnp=dict(num_bands=3), weight_net=dict(num_bands=3))
 
-load_rgb_frames = dict(
-    type='LoadTIFFBands',
-    sources=dict(cloudy=dict(path_key='cloudy_path', channels=4, bands=[0, 1, 2]),
-                 gt=dict(path_key='gt_path', channels=4, bands=[0, 1, 2])))
-train_pipeline = [
-    load_rgb_frames,
-    dict(type='RandomFlipRotate90', keys=('cloudy', 'gt'), seed=0),
-    _base_.rescale,
-    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
-]
-test_pipeline = [
-    load_rgb_frames,
-    _base_.rescale,
-    dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys=_base_.meta_keys),
-]
-train_dataloader = dict(batch_size=16,
-                        dataset=dict(mono_temporal=0, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(mono_temporal=0, pipeline=test_pipeline))
+train_pipeline = _base_.train_pipeline  # for the stages below
+train_dataloader = dict(batch_size=16)
 train_cfg = dict(max_iters=20000, val_interval=5000)  # = stage 3, the final model
 
 stages = [

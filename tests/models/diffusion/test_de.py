@@ -13,15 +13,6 @@ from crbench.registry import MODELS
 from crbench.structures import CRDataSample
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny tensors: one thread is faster, and 2 threads stall badly on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @MODELS.register_module(name='DETestTinyReference', force=True)
 class TinyReference(nn.Module):
     """A 1x1 convolution returning ``(stage, image)`` like the collection's networks."""

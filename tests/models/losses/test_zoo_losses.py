@@ -12,17 +12,6 @@ from crbench.models.losses.perceptual import VGGPerceptualLoss, _vgg16_to_relu3_
 from crbench.registry import MODELS
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # These tensors are tiny: on the shared 2-core machine extra OpenMP threads
-    # only spin against other processes (a 32×32 MSDA forward: 0.1 s with one
-    # thread, 5+ s with two under load).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _critic():
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.Tanh(),

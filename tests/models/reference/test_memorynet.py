@@ -5,12 +5,10 @@ from crbench.models.losses import CharbonnierLoss, LaplacianEdgeLoss
 from crbench.models.reference.memorynet import MemoryNet
 from crbench.registry import MODELS
 
+from helpers import n_params
+
 # Official counts (MODELS.md §0): the collection's MPRNet built on CPU.
 OFFICIAL_PARAMS = {4: 3_638_993, 3: 3_637_249}
-
-
-def n_params(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 @pytest.mark.parametrize('bands', [4, 3])

@@ -12,20 +12,7 @@ from crbench.models.reference.msda_cr import MSDACRDiscriminator, MSDACRGenerato
 from crbench.models.reference.spagan import PatchDiscriminator, SpAGANGenerator
 from crbench.registry import MODELS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # These tensors are tiny: on the shared 2-core machine extra OpenMP threads
-    # only spin against other processes (a 32×32 MSDA forward: 0.1 s with one
-    # thread, 5+ s with two under load).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(module):
-    return sum(p.numel() for p in module.parameters())
+from helpers import n_params
 
 
 COUNTS = [

@@ -9,18 +9,7 @@ from crbench.models.diffusion.networks.adm_unet import (ADMUNet, AttentionBlock,
                                                          timestep_embedding)
 from crbench.registry import MODELS
 
-
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny tensors: one thread is faster, and 2 threads stall badly on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(module):
-    return sum(p.numel() for p in module.parameters())
+from helpers import n_params
 
 
 # MODELS.md section 0 (official code, measured): CNP + WA for 4 and 3 bands.

@@ -8,9 +8,7 @@ from crbench.models.diffusion.networks.hdit import (
 from crbench.models.diffusion.networks.hdit_temporal import TemporalHDiT
 from crbench.registry import MODELS
 
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from helpers import n_params
 
 
 NA = dict(type='neighborhood', d_head=16, kernel_size=7)
