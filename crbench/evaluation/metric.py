@@ -159,6 +159,9 @@ class CRMetric(BaseMetric):
             row = {k: float(v[0]) for k, v in values.items()}
             if 'LPIPS' in row and self._lpips_key != 'LPIPS':
                 row[self._lpips_key] = row.pop('LPIPS')
+            cloud_mask = _field(sample, 'cloud_mask')
+            if isinstance(cloud_mask, torch.Tensor):
+                row.update(cloudy_clear_errors(pred[0], gt[0], cloud_mask.to(pred.device)))
             self.results.append(row)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -166,3 +169,23 @@ class CRMetric(BaseMetric):
         metrics = nanmean_results(results)
         metrics['n_images'] = len(results)
         return metrics
+
+
+def cloudy_clear_errors(pred: torch.Tensor, gt: torch.Tensor, cloud_mask: torch.Tensor) -> dict:
+    """RMSE and MAE inside and outside the cloud mask, as UnCRtainTS reports them.
+
+    ``pred``/``gt`` are C×H×W in [-1, 1], mapped to [0, 1] with (x + 1) / 2 like the
+    protocols' RMSE; ``cloud_mask`` is 1×H×W with 1 = cloud. A region without
+    pixels gives NaN, which the NaN-skipping mean over images leaves out.
+    """
+    diff = ((pred - gt) / 2).double()
+    cloudy = (cloud_mask > 0.5).expand_as(diff)
+    row = {}
+    for name, region in (('cloudy', cloudy), ('clear', ~cloudy)):
+        values = diff[region]
+        if values.numel() == 0:
+            row[f'RMSE_{name}'] = row[f'MAE_{name}'] = float('nan')
+        else:
+            row[f'RMSE_{name}'] = float(values.pow(2).mean().sqrt())
+            row[f'MAE_{name}'] = float(values.abs().mean())
+    return row

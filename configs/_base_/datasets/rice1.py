@@ -18,7 +18,15 @@ train_pipeline = [
     dict(type='RescaleToSymmetric', in_range=(0, 255)),
     dict(type='PackCRInputs'),
 ]
-test_pipeline = train_pipeline
+# Testing also loads RICE2's cloud masks (RICE1 has none: the transform passes), so
+# CRMetric adds RMSE/MAE inside and outside the clouds, as UnCRtainTS reports them.
+test_pipeline = [
+    load_rgb,
+    dict(type='MatlabResize', scale=0.5),
+    dict(type='LoadCloudMask'),
+    dict(type='RescaleToSymmetric', in_range=(0, 255)),
+    dict(type='PackCRInputs'),
+]
 
 train_dataloader = dict(
     batch_size=2, num_workers=2, persistent_workers=True,

@@ -2,12 +2,12 @@ from .flip_rotate import RandomFlipRotate90, flip_rotate
 from .formatting import PackCRInputs, to_chw_tensor
 from .geotiff import (LoadGeoTIFFBands, LoadTIFFBands, geotiff_header, read_geotiff,
                       read_hwc_tiff, tiff_header)
-from .loading import ImageReadError, LoadImageBands, read_band_stack, read_png
+from .loading import ImageReadError, LoadCloudMask, LoadImageBands, read_band_stack, read_png
 from .matlab_resize import matlab_imresize
 from .processing import CloudAttentionMask, MatlabResize, PairedRandomFlip, RescaleToSymmetric
 
 __all__ = [
-    'PackCRInputs', 'to_chw_tensor', 'ImageReadError', 'LoadImageBands', 'read_band_stack',
+    'PackCRInputs', 'to_chw_tensor', 'ImageReadError', 'LoadCloudMask', 'LoadImageBands', 'read_band_stack',
     'read_png', 'matlab_imresize', 'CloudAttentionMask', 'MatlabResize', 'PairedRandomFlip',
     'RescaleToSymmetric',
     'RandomFlipRotate90', 'flip_rotate', 'LoadGeoTIFFBands', 'LoadTIFFBands', 'geotiff_header',

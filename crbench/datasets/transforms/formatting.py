@@ -39,4 +39,6 @@ class PackCRInputs(BaseTransform):
             sample.gt = to_chw_tensor(results[self.gt_key])
         if 'mask' in results:
             sample.mask = to_chw_tensor(results['mask'])
+        if 'cloud_mask' in results:  # ground-truth cloud mask (RICE2): cloudy/clear metrics
+            sample.cloud_mask = to_chw_tensor(results['cloud_mask'])
         return {'inputs': inputs, 'data_samples': sample}

@@ -75,3 +75,29 @@ class LoadImageBands(BaseTransform):
 
     def __repr__(self):
         return f'{self.__class__.__name__}(sources={self.sources})'
+
+
+@TRANSFORMS.register_module()
+class LoadCloudMask(BaseTransform):
+    """Load a cloud mask (RICE2's ``mask/`` PNGs) as ``cloud_mask``: H×W×1, 1 = cloud.
+
+    Placed after any resize of the images: the mask is resampled to the
+    images' current size with nearest neighbour, so it stays binary. Samples
+    without a mask file (``path_key`` absent) pass unchanged, and the metric
+    then reports no cloudy/clear split for them.
+    """
+
+    def __init__(self, path_key: str = 'cloud_mask_path', threshold: float = 127.5):
+        self.path_key, self.threshold = path_key, threshold
+
+    def transform(self, results: dict) -> dict:
+        path = results.get(self.path_key)
+        if not path:
+            return results
+        from PIL import Image
+        mask = read_png(path)[:, :, 0]
+        height, width = results['gt'].shape[:2]
+        if mask.shape != (height, width):
+            mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
+        results['cloud_mask'] = (mask > self.threshold).astype(np.float32)[:, :, None]
+        return results
