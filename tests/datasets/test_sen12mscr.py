@@ -181,3 +181,32 @@ def test_read_only_root_is_never_written(root):
         for name, mode in modes.items():
             os.chmod(name, mode)
     assert snapshot(root) == before
+
+
+def test_missing_s1_twelve_band_s2_and_corrupt_tiff(tmp_path):
+    """The three defects the issue names, each with its documented behaviour."""
+    root = write_sen12mscr(str(tmp_path), scenes={'ROIs1158_spring': (31, )},
+                           patches_per_scene=3, size=16)
+    # 1. missing S1 partner: the patch is skipped with a warning naming the scene
+    s1_dir = osp.join(root, 'ROIs1158_spring_s1', 's1_31')
+    os.remove(osp.join(s1_dir, sorted(os.listdir(s1_dir))[0]))
+    with pytest.warns(UserWarning, match=r'1 patch\(es\).*scene 31'):
+        dataset = build(root, 'test')
+    assert len(dataset) == 2
+    # 2. a 12-band S2 target: refused with the file name and the band count
+    path = dataset.get_data_info(0)['gt_path']
+    with rasterio.open(path) as src:
+        profile = src.profile
+    profile.update(count=12)
+    with rasterio.open(path, 'w', **profile) as dst:
+        dst.write(np.zeros((12, 16, 16), dtype='uint16'))
+    with pytest.raises(ImageReadError, match='12 band') as err:
+        dataset[0]
+    assert osp.basename(path) in str(err.value)
+    # 3. a corrupt TIFF (truncated garbage): refused with the file name
+    path = dataset.get_data_info(1)['cloudy_path']
+    with open(path, 'wb') as f:
+        f.write(b'II*\x00garbage')
+    with pytest.raises(ImageReadError) as err:
+        dataset[1]
+    assert osp.basename(path) in str(err.value)
