@@ -6,7 +6,9 @@
 
 Writes one JSON per config (default: leaderboard/efficiency/<config name>.json);
 `python tools/leaderboard.py` puts them beside the papers' numbers. Input: batch 1,
-the dataset config's `num_bands` bands, SIZE x SIZE. MACs = FlopCounterMode FLOPs / 2.
+the dataset config's `num_bands` bands, SIZE x SIZE. MACs = FlopCounterMode FLOPs / 2;
+macs_G_paper_convention = the same call counted by the rules of thop's `profile`, which
+the papers use (reimplemented, no thop dependency; it over-counts shared modules).
 Latency and memory depend on the machine, its load and the thread count (recorded).
 DE is measured network by network (CNP, WA, reference; the reference checkpoint
 need not exist) and its sampling time per image is estimated as reference +
@@ -60,7 +62,10 @@ def main(argv=None) -> int:
                                    osp.splitext(osp.basename(config))[0] + '.json')
         write_json(rec, out)
         line = (f"{rec['model']} ({config}): {rec['params_M']:.3f} M params, "
-                f"{rec['macs_G']:.2f} G MACs, {rec['latency_ms']:.1f} ms, "
+                f"{rec['macs_G']:.2f} G MACs"
+                + (f" ({rec['macs_G_paper_convention']:.2f} G by the papers' thop convention)"
+                   if rec.get('macs_G_paper_convention') is not None else '')
+                + f", {rec['latency_ms']:.1f} ms, "
                 f"{rec['peak_memory_MB']:.0f} MB peak at {args.size}x{args.size}")
         s = rec.get('sampling')
         if s:

@@ -247,16 +247,27 @@ def _header(select: str, show_synthetic: bool, n_synthetic: int, reported_name: 
 
 
 EFFICIENCY_HEAD = ('Model', 'Row', 'Dataset', 'Input', 'Params (M)', 'MACs (G)',
-                   'Complexity (G)', 'Memory (MB)', 'Speed (FPS)', 'Latency (ms)',
-                   'Sampling (ms/img)', 'Source', 'Notes')
-EFFICIENCY_NUMERIC = ('Params (M)', 'MACs (G)', 'Complexity (G)', 'Memory (MB)', 'Speed (FPS)',
-                      'Latency (ms)', 'Sampling (ms/img)')
+                   'MACs, paper convention (G)', 'Complexity (G)', 'Memory (MB)',
+                   'Speed (FPS)', 'Latency (ms)', 'Sampling (ms/img)', 'Source', 'Notes')
+EFFICIENCY_NUMERIC = ('Params (M)', 'MACs (G)', 'MACs, paper convention (G)', 'Complexity (G)',
+                      'Memory (MB)', 'Speed (FPS)', 'Latency (ms)', 'Sampling (ms/img)')
+SHARED_MARK = ' †'
+SHARED_FOOTNOTE = (
+    '† thop over-count of a shared module: MemoryNet (MPRNet) registers its single PReLU in '
+    'each of its 56 CABs, so thop hooks it 56 times and adds it once per parent again: '
+    '56² × 0.13 G = 422 G of PReLU ops that do not exist (at 256×256). That is why the papers '
+    'print 548.65 G MACs for MemoryNet (EMRDM Table 6(b)) while its convolutions take 141.10 G; '
+    '*Notes* gives the paper-convention count with the PReLU counted once.')
 EFFICIENCY_INTRO = (
     '`reported`: as printed in the papers (*Source*). `measured`: `tools/benchmark.py` on the '
     'machine named in *Notes*, batch 1 with the dataset\'s bands at the *Input* size, read from '
     '`{efficiency_name}`. MACs = FLOP / 2 counted by `torch.utils.flop_counter.FlopCounterMode` '
     '(convolutions, matrix products and attention; elementwise ops, normalisation and pooling '
-    'are not counted). For diffusion models Params, MACs and Latency are one network '
+    'are not counted). *MACs, paper convention*: the same call counted by the rules of the '
+    '`thop` package\'s `profile`, which the papers\' MAC columns use (reimplemented in '
+    '`crbench/leaderboard/benchmark.py`, `count_macs_thop_convention`): no attention or other '
+    'functional ops, transposed convolutions counted stride² times, and a module shared by k '
+    'parents counted k² times. For diffusion models Params, MACs and Latency are one network '
     'evaluation (DE: CNP + WA, reference network excluded, as DE Table X and EMRDM Table 6 '
     'count it) and *Sampling* is per image; `est.` marks an estimate (reference + NFE × step '
     'latency), not a full sampling run. Latency is the median wall-clock time. Memory: '
@@ -322,12 +333,19 @@ def _measured_row(m: dict) -> dict:
                                    'CPU resident-set increase' if 'VmHWM' in method else
                                    'CPU ru_maxrss growth (lower bound)'))
     mem = m.get('peak_memory_MB')
+    paper = m.get('macs_G_paper_convention')
+    once = m.get('macs_G_paper_convention_shared_once')
+    if paper is not None and once is not None and paper > 1.01 * once:
+        notes.append(f'paper convention with each shared module counted once: {once:.2f} G')
     cells = {
         'Params (M)': f"{m['params'] / 1e6:.3f}", 'MACs (G)': f"{m['macs'] / 1e9:.2f}",
+        'MACs, paper convention (G)': '' if paper is None else f'{paper:.2f}',
         'Complexity (G)': '', 'Memory (MB)': '' if mem is None else f'{mem:.0f}',
         'Speed (FPS)': '', 'Latency (ms)': f"{m['latency_ms']:.1f}",
         'Sampling (ms/img)': '' if sampling is None else f'{sampling:.1f}'}
     values = {k: _num(v) for k, v in cells.items()}
+    if paper is not None and once is not None and paper > 1.01 * once:
+        cells['MACs, paper convention (G)'] += SHARED_MARK
     if sampling is not None and s.get('method') == 'estimate':
         cells['Sampling (ms/img)'] += ' (est.)'
     cells.update({'Model': model_display(m['model'], m.get('model_display')), 'Row': 'measured',
@@ -347,7 +365,8 @@ def efficiency_rows(eff: pd.DataFrame | None, measured: list | None) -> list[dic
         for r in _sorted_efficiency(eff).itertuples():
             cells = {'Model': model_display(r.model), 'Row': 'reported',
                      'Dataset': r.dataset or GAP, 'Input': GAP, 'Params (M)': r.params_M,
-                     'MACs (G)': r.macs_G, 'Complexity (G)': r.complexity_G,
+                     'MACs (G)': r.macs_G, 'MACs, paper convention (G)': '',
+                     'Complexity (G)': r.complexity_G,
                      'Memory (MB)': r.memory_MB, 'Speed (FPS)': r.speed_FPS,
                      'Latency (ms)': '', 'Sampling (ms/img)': r.sampling_ms,
                      'Source': f'{r.source}, {r.table}', 'Notes': r.note}
@@ -363,12 +382,19 @@ def efficiency_rows(eff: pd.DataFrame | None, measured: list | None) -> list[dic
     return rows
 
 
+def _has_shared_mark(rows: list[dict]) -> bool:
+    return any(str(r['cells'].get('MACs, paper convention (G)', '')).endswith(SHARED_MARK)
+               for r in rows)
+
+
 def _efficiency_md(rows: list[dict], efficiency_name: str) -> list[str]:
     align = ['---:' if h in EFFICIENCY_NUMERIC else '---' for h in EFFICIENCY_HEAD]
     lines = ['## Efficiency', '', EFFICIENCY_INTRO.format(efficiency_name=efficiency_name), '',
              '| ' + ' | '.join(EFFICIENCY_HEAD) + ' |', '|' + '|'.join(align) + '|']
     for r in rows:
         lines.append('| ' + ' | '.join(_md(r['cells'][h]) for h in EFFICIENCY_HEAD) + ' |')
+    if _has_shared_mark(rows):
+        lines += ['', SHARED_FOOTNOTE]
     return lines + ['']
 
 
@@ -521,7 +547,10 @@ def render_html(tidy: pd.DataFrame, *, select: str = 'latest', show_synthetic: b
                 else:
                     tds.append(f'<td>{_e(text)}</td>')
             panels.append(f'<tr class="{_e(r["cells"]["Row"])}">' + ''.join(tds) + '</tr>')
-        panels += ['</tbody>', '</table>', '</section>']
+        panels += ['</tbody>', '</table>']
+        if _has_shared_mark(eff_rows):
+            panels.append(f'<p class="note">{_e(SHARED_FOOTNOTE)}</p>')
+        panels.append('</section>')
     if plots:
         buttons.append('<button data-target="plots">Plots</button>')
         panels += ['<section class="panel" id="plots">', '<h2>Plots</h2>',
