@@ -605,9 +605,24 @@ def _device_name(dev: torch.device) -> str:
     return f'cpu ({platform.processor() or platform.machine()})'
 
 
+def _without_pretrained_loss_weights(node):
+    """Let training-only loss networks (VGG perceptual) build without their weights
+    file: they are not part of inference and are excluded from every count here."""
+    if isinstance(node, dict):
+        if node.get('type') == 'VGGPerceptualLoss':
+            node['allow_random'] = True
+        for value in node.values():
+            _without_pretrained_loss_weights(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _without_pretrained_loss_weights(value)
+    return node
+
+
 def _benchmark_restorer(cfg, inputs, dev, repeats, warmup) -> dict:
     from crbench.registry import MODELS
-    model = MODELS.build(cfg.model).to(dev).eval()
+    model_cfg = _without_pretrained_loss_weights(cfg.model.to_dict())
+    model = MODELS.build(model_cfg).to(dev).eval()
 
     def run():
         return model.restore(inputs)
