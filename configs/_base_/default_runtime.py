@@ -36,6 +36,6 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 # Seeds per rank: with diff_rank_seed=False every rank starts from `seed` (data differ
 # because the sampler shards them); diff_rank_seed=True uses seed + rank, so diffusion
 # noise and augmentation also differ across ranks. deterministic=True for bit-exact runs.
-randomness = dict(seed=0, deterministic=False, diff_rank_seed=False)
+randomness = dict(seed=0, deterministic=False)
 load_from = None
 resume = False
