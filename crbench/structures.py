@@ -8,7 +8,8 @@ class CRDataSample(BaseDataElement):
     Data fields (tensors, float in [-1, 1], ``C×H×W``):
         gt:    the cloud-free target.
         pred:  the model's prediction (set by a framework's ``predict``).
-        mask:  optional cloud/attention mask, ``1×H×W``.
+        mask:  optional ground-truth cloud mask, ``1×H×W``, 1 = cloud (RICE2);
+               the metric then also reports errors inside and outside clouds.
     Metainfo (set by the dataset): ``sample_id``, ``cloudy_path``, ``gt_path``,
     ``band_names``, ``dataset``, ``synthetic`` and, for GeoTIFF sources, ``crs``
     and ``transform`` so that predictions can be written back geo-referenced.

@@ -20,22 +20,11 @@ model = dict(
     pixel_weights=dict(l1=100.0),
     attention_loss=dict(type='MSELoss'),
     attention_weight=1.0,
-    attention_target='data_sample',  # mask of the CloudAttentionMask transform below
+    attention_upper=1.0,  # M = clip(sum(gt - cloudy), 0, 1.0) in 0-255 units (MODELS.md §1)
     update_order=('discriminator', 'generator'),
     input_keys=('cloudy', ),
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
-
-# Attention target M of the official loader (MODELS.md §1): clip(sum(gt - cloudy), 0, 1) on
-# the resized 0-255 images, before the scaling to [-1, 1]. Training only.
-train_pipeline = [
-    _base_.load_rgb_nir,
-    dict(type='MatlabResize', scale=0.5),
-    dict(type='CloudAttentionMask', upper=1.0),
-    dict(type='RescaleToSymmetric', in_range=(0, 255)),
-    dict(type='PackCRInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 # Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 448 training
 # images / 2 = 224 iterations per epoch -> 44,800 iterations.

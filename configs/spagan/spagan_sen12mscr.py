@@ -25,7 +25,6 @@ model = dict(
     attention_weight=1.0,
     # M = clip(sum(gt - cloudy), 0, 1) in 0-255 units of the [-1, 1] range, computed from
     # the batch (first bands of the cloudy image), as no 8-bit loader exists for it.
-    attention_target='compute',
     attention_upper=1.0,
     update_order=('discriminator', 'generator'),
     input_keys=('cloudy', 'sar'),

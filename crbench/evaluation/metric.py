@@ -159,7 +159,7 @@ class CRMetric(BaseMetric):
             row = {k: float(v[0]) for k, v in values.items()}
             if 'LPIPS' in row and self._lpips_key != 'LPIPS':
                 row[self._lpips_key] = row.pop('LPIPS')
-            cloud_mask = _field(sample, 'cloud_mask')
+            cloud_mask = _field(sample, 'mask')
             if isinstance(cloud_mask, torch.Tensor):
                 row.update(cloudy_clear_errors(pred[0], gt[0], cloud_mask.to(pred.device)))
             self.results.append(row)

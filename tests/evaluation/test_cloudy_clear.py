@@ -31,8 +31,8 @@ def test_rice2_test_split_reports_cloudy_and_clear(repo_root, tmp_path):
     metric = CRMetric(protocol='cuhk_official')
     for i in range(len(dataset)):
         sample = dataset[i]['data_samples']
-        assert sample.cloud_mask.shape == (1, 16, 16)
-        assert set(sample.cloud_mask.unique().tolist()) <= {0.0, 1.0}
+        assert sample.mask.shape == (1, 16, 16)
+        assert set(sample.mask.unique().tolist()) <= {0.0, 1.0}
         sample.pred = sample.gt.clone() * 0.5
         metric.process(None, [sample.to_dict()])
     result = metric.compute_metrics(metric.results)

@@ -4,11 +4,11 @@ from .geotiff import (LoadGeoTIFFBands, LoadTIFFBands, geotiff_header, read_geot
                       read_hwc_tiff, tiff_header)
 from .loading import ImageReadError, LoadCloudMask, LoadImageBands, read_band_stack, read_png
 from .matlab_resize import matlab_imresize
-from .processing import CloudAttentionMask, MatlabResize, PairedRandomFlip, RescaleToSymmetric
+from .processing import MatlabResize, PairedRandomFlip, RescaleToSymmetric
 
 __all__ = [
     'PackCRInputs', 'to_chw_tensor', 'ImageReadError', 'LoadCloudMask', 'LoadImageBands', 'read_band_stack',
-    'read_png', 'matlab_imresize', 'CloudAttentionMask', 'MatlabResize', 'PairedRandomFlip',
+    'read_png', 'matlab_imresize', 'MatlabResize', 'PairedRandomFlip',
     'RescaleToSymmetric',
     'RandomFlipRotate90', 'flip_rotate', 'LoadGeoTIFFBands', 'LoadTIFFBands', 'geotiff_header',
     'read_geotiff', 'read_hwc_tiff', 'tiff_header'

@@ -37,8 +37,6 @@ class PackCRInputs(BaseTransform):
         sample = CRDataSample(metainfo={k: results[k] for k in self.meta_keys if k in results})
         if self.gt_key in results:
             sample.gt = to_chw_tensor(results[self.gt_key])
-        if 'mask' in results:
+        if 'mask' in results:  # ground-truth cloud mask (RICE2): cloudy/clear metrics
             sample.mask = to_chw_tensor(results['mask'])
-        if 'cloud_mask' in results:  # ground-truth cloud mask (RICE2): cloudy/clear metrics
-            sample.cloud_mask = to_chw_tensor(results['cloud_mask'])
         return {'inputs': inputs, 'data_samples': sample}

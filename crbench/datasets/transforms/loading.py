@@ -79,7 +79,7 @@ class LoadImageBands(BaseTransform):
 
 @TRANSFORMS.register_module()
 class LoadCloudMask(BaseTransform):
-    """Load a cloud mask (RICE2's ``mask/`` PNGs) as ``cloud_mask``: H×W×1, 1 = cloud.
+    """Load a cloud mask (RICE2's ``mask/`` PNGs) as ``mask``: H×W×1, 1 = cloud.
 
     Placed after any resize of the images: the mask is resampled to the
     images' current size with nearest neighbour, so it stays binary. Samples
@@ -99,5 +99,5 @@ class LoadCloudMask(BaseTransform):
         height, width = results['gt'].shape[:2]
         if mask.shape != (height, width):
             mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
-        results['cloud_mask'] = (mask > self.threshold).astype(np.float32)[:, :, None]
+        results['mask'] = (mask > self.threshold).astype(np.float32)[:, :, None]
         return results

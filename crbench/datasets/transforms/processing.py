@@ -77,21 +77,3 @@ class PairedRandomFlip(BaseTransform):
             for key in self.keys:
                 results[key] = np.ascontiguousarray(np.flip(results[key], axis=axis))
         return results
-
-
-@TRANSFORMS.register_module()
-class CloudAttentionMask(BaseTransform):
-    """The GAN baselines' attention target M = clip(Σ_bands(gt − cloudy), 0, upper).
-
-    Computed on 0–255 data after resizing (MODELS.md §1, §5.6): 1 where the
-    ground truth is brighter than the cloudy image. ``upper`` is 1 for CUHK-CR
-    and 10 for RICE in the official loaders.
-    """
-
-    def __init__(self, upper: float = 1.0):
-        self.upper = upper
-
-    def transform(self, results: dict) -> dict:
-        diff = (results['gt'] - results['cloudy']).sum(axis=2, keepdims=True)
-        results['mask'] = np.clip(diff, 0, self.upper).astype(np.float32)
-        return results

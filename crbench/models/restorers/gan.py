@@ -36,7 +36,6 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
-from crbench.models.data_preprocessor import stack_field
 from crbench.registry import MODELS
 from .base import BaseRestorer
 from .supervised import RangeMap, fold_time, network_input, restorer_input  # noqa: F401
@@ -68,8 +67,9 @@ def attention_target_from_images(cloudy: torch.Tensor, gt: torch.Tensor,
                                  upper: float = 1.0) -> torch.Tensor:
     """M = clip(Σ_bands(gt − cloudy), 0, upper) in 0–255 units, from [-1, 1] tensors.
 
-    The same value as the ``CloudAttentionMask`` transform for 8-bit data
-    (a difference of d in [-1, 1] is 127.5·d in 0–255 units). For datasets in
+    The official loaders compute M on the resized 0–255 images (MODELS.md §1,
+    quirk 6; upper 1 for CUHK-CR, 10 for RICE); a difference of d in [-1, 1] is
+    127.5·d in 0–255 units, so this equals it for 8-bit data. For datasets in
     other units it is the attention target of their [-1, 1] range rendered to
     0–255. ``cloudy`` may have more bands than ``gt`` (Sen2_MTC_New: R, G, B,
     NIR against R, G, B): its first ``gt`` bands are used. Returns B×1×H×W.
@@ -112,11 +112,9 @@ class GANRestorer(BaseRestorer):
             called ``loss(pred, gt)`` (the VGG perceptual loss fits here too).
         attention_loss / attention_weight: regression of ``aux[:, 0]`` on the
             attention target M (``None``: ``aux`` is ignored).
-        attention_target: ``'data_sample'`` reads ``mask`` of each data sample
-            (the ``CloudAttentionMask`` transform of CUHK-CR and RICE);
-            ``'compute'`` derives it from the batch (see
-            :func:`attention_target_from_images`; Sen2_MTC_New, SEN12MS-CR).
-        attention_upper: clip of the computed target (``'compute'`` only).
+        attention_upper: clip of the attention target M, computed from the
+            batch by :func:`attention_target_from_images` (1 for CUHK-CR, 10 for
+            RICE in the official loaders).
         gradient_penalty: config of :class:`WGANGradientPenalty` (its λ is
             inside), added to the discriminator loss; ``None`` for none.
         update_order: ``('discriminator', 'generator')`` (SpA-GAN, AMGAN-CR:
@@ -142,7 +140,7 @@ class GANRestorer(BaseRestorer):
                  pixel_losses: Optional[Dict[str, dict]] = None,
                  pixel_weights: Optional[Dict[str, float]] = None,
                  attention_loss: Optional[dict] = None, attention_weight: float = 1.0,
-                 attention_target: str = 'data_sample', attention_upper: float = 1.0,
+                 attention_upper: float = 1.0,
                  gradient_penalty: Optional[dict] = None,
                  update_order: Sequence[str] = ('discriminator', 'generator'),
                  input_keys: Sequence[str] = ('cloudy',),
@@ -151,9 +149,6 @@ class GANRestorer(BaseRestorer):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if adversarial not in ('logistic', 'wgan'):
             raise ValueError(f"adversarial must be 'logistic' or 'wgan', got {adversarial!r}")
-        if attention_target not in ('data_sample', 'compute'):
-            raise ValueError("attention_target must be 'data_sample' (the CloudAttentionMask "
-                             f"transform) or 'compute', got {attention_target!r}")
         if tuple(update_order) not in self.UPDATE_ORDERS:
             raise ValueError(f'update_order must be one of {self.UPDATE_ORDERS}, '
                              f'got {update_order!r}')
@@ -177,7 +172,7 @@ class GANRestorer(BaseRestorer):
         self.attention_loss = (None if attention_loss is None
                                else build_loss(attention_loss, 'attention_loss'))
         self.attention_weight = float(attention_weight)
-        self.attention_target, self.attention_upper = attention_target, float(attention_upper)
+        self.attention_upper = float(attention_upper)
         self.gradient_penalty = None if gradient_penalty is None else MODELS.build(gradient_penalty)
         self.update_order = tuple(update_order)
         self.input_keys = tuple(input_keys)
@@ -203,14 +198,8 @@ class GANRestorer(BaseRestorer):
     def discriminate(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return self.discriminator(condition, image) if self.conditional else self.discriminator(image)
 
-    def attention_map(self, inputs, data_samples, target: torch.Tensor) -> torch.Tensor:
-        if self.attention_target == 'compute':
-            return attention_target_from_images(inputs['cloudy'], target, self.attention_upper)
-        if any(getattr(s, 'mask', None) is None for s in data_samples):
-            raise KeyError("attention_target='data_sample' needs a 'mask' in every data sample: "
-                           "add dict(type='CloudAttentionMask') to the train pipeline (before "
-                           "RescaleToSymmetric), or use attention_target='compute'")
-        return stack_field(data_samples, 'mask')
+    def attention_map(self, inputs, target: torch.Tensor) -> torch.Tensor:
+        return attention_target_from_images(inputs['cloudy'], target, self.attention_upper)
 
     # -- losses --------------------------------------------------------------------
     def generator_losses(self, inputs, data_samples, x, aux, fake, real) -> Dict[str, torch.Tensor]:
@@ -231,7 +220,7 @@ class GANRestorer(BaseRestorer):
             if aux is None:
                 raise ValueError('attention_loss is set but the generator returned only an image; '
                                  'it must return (attention, image)')
-            m = self.attention_map(inputs, data_samples, self.range.from_network(real))
+            m = self.attention_map(inputs, self.range.from_network(real))
             losses['loss_attention'] = self.attention_weight * self.attention_loss(aux[:, 0], m[:, 0])
         return losses
 

@@ -12,7 +12,6 @@ from mmengine.optim import OptimWrapperDict, build_optim_wrapper
 from mmengine.runner import Runner
 
 from crbench.datasets.synthetic import write_cuhk, write_rice, write_sen12mscr, write_sen2mtc
-from crbench.datasets.transforms import CloudAttentionMask
 from crbench.models.restorers.gan import (GANRestorer, MultiOptimWrapperConstructor,
                                           attention_target_from_images, fold_time)
 from crbench.registry import DATASETS, MODELS
@@ -55,15 +54,12 @@ def random_vgg(cfg):
     return cfg
 
 
-def batch(cloudy_shape, gt_bands, mask=True, sar=False, seed=0):
+def batch(cloudy_shape, gt_bands, sar=False, seed=0):
     g = torch.Generator().manual_seed(seed)
     b, h, w = cloudy_shape[0], cloudy_shape[-2], cloudy_shape[-1]
     samples = []
     for _ in range(b):
-        s = CRDataSample(gt=torch.rand(gt_bands, h, w, generator=g) * 2 - 1)
-        if mask:
-            s.mask = torch.rand(1, h, w, generator=g)
-        samples.append(s)
+        samples.append(CRDataSample(gt=torch.rand(gt_bands, h, w, generator=g) * 2 - 1))
     inputs = dict(cloudy=torch.rand(*cloudy_shape, generator=g) * 2 - 1)
     if sar:
         inputs['sar'] = torch.rand(b, 2, h, w, generator=g) * 2 - 1
@@ -109,7 +105,7 @@ def test_one_train_step_of_each_recipe(repo_root, model, dataset, expected_terms
     net = MODELS.build(recipe(repo_root, model, dataset))
     cin = IO_WITH_AUX[dataset][0] if model != 'msda_cr' else IO[dataset][0]
     cloudy = (2, 1, cin, 32, 32) if dataset == 'sen2mtc_new' else (2, cin, 32, 32)
-    data = batch(cloudy, IO[dataset][1], mask=dataset in ('cuhkcr1', 'rice1'))
+    data = batch(cloudy, IO[dataset][1])
     optim = build_optim_wrapper(net, copy.deepcopy(OPTIM))
     assert isinstance(optim, OptimWrapperDict)
     order = record_updates(optim)
@@ -137,7 +133,9 @@ def test_spagan_weights_and_official_loss_values(repo_root):
     x, att, fake = net.generate(data['inputs'])
     torch.testing.assert_close(x, (data['inputs']['cloudy'] + 1) / 2)
     losses = net.generator_losses(data['inputs'], data['data_samples'], x, att, fake, real)
-    mask = torch.stack([s.mask for s in data['data_samples']])
+    # M of the official loader: clip(sum(gt - cloudy), 0, 1) in 0-255 units (MODELS.md §1)
+    gt = net.targets(data['data_samples'])
+    mask = ((gt - data['inputs']['cloudy']) * 127.5).sum(1, keepdim=True).clamp(0, 1)
     logits = net.discriminator(torch.cat([x, fake], 1))
     torch.testing.assert_close(losses['loss_gan'], torch.nn.functional.softplus(-logits).mean())
     torch.testing.assert_close(losses['loss_l1'], 100 * (fake - real).abs().mean())
@@ -170,7 +168,7 @@ def tiny_msda(gradient_penalty):
 
 
 def test_wgan_gp_discriminator_step_uses_the_penalty():
-    data = batch((2, 3, 32, 32), 3, mask=False)
+    data = batch((2, 3, 32, 32), 3)
     after = {}
     calls = []
     for name, gp in (('with', dict(type='WGANGradientPenalty', weight=10.0, interp='normal')),
@@ -210,23 +208,17 @@ def test_msda_output_is_mapped_from_its_sigmoid_range(repo_root):
     assert 0 < y.min() and y.max() < 1
 
 
-def test_attention_target_errors_and_computation():
-    net = GANRestorer(generator=dict(type='SpAGANGenerator', in_channels=3),
-                      discriminator=dict(type='PatchDiscriminator', in_channels=3),
-                      pixel_losses=dict(l1=dict(type='L1Loss')),
-                      attention_loss=dict(type='MSELoss'))
-    data = batch((2, 3, 32, 32), 3, mask=False)
-    optim = build_optim_wrapper(net, copy.deepcopy(OPTIM))
-    with pytest.raises(KeyError, match='CloudAttentionMask'):
-        net.train_step(data, optim)
-    # 'compute' gives what the transform gives on the 0-255 images.
+def test_attention_target_equals_the_official_formula():
+    # The official loaders: M = clip(sum over bands of (gt - cloudy), 0, upper) on the
+    # resized 0-255 images (MODELS.md §1). Computed here with numpy on 0-255 arrays; the
+    # network's cloudy input has a 4th (NIR) band that M must ignore.
     rng = np.random.default_rng(0)
     cloudy = rng.uniform(0, 255, (16, 16, 4)).astype(np.float32)
     gt = rng.uniform(0, 255, (16, 16, 3)).astype(np.float32)
-    expected = CloudAttentionMask(upper=10.0).transform(dict(cloudy=cloudy[..., :3], gt=gt))['mask']
+    expected = np.clip((gt - cloudy[..., :3]).sum(axis=2), 0, 10.0)
     to_sym = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None] / 127.5 - 1  # noqa: E731
     got = attention_target_from_images(to_sym(cloudy)[:, None], to_sym(gt), upper=10.0)
-    torch.testing.assert_close(got[0, 0], torch.from_numpy(expected[..., 0]), atol=1e-3, rtol=0)
+    torch.testing.assert_close(got[0, 0], torch.from_numpy(expected), atol=1e-3, rtol=0)
     assert 0 < float(got.mean()) and float(got.max()) <= 10
 
 
@@ -304,16 +296,8 @@ def test_zoo_config_builds_with_documented_counts(repo_root, model, dataset):
     assert tuple(net.range.as_tuple()) == (0.0, 1.0)
     if (cin, cout) == (4, 4):
         assert sum(p.numel() for p in net.discriminator.parameters()) == DIS_PARAMS[model]
-    if model in ('spagan', 'amgan_cr'):
-        pipeline = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
-        if dataset in ('cuhkcr1', 'cuhkcr2', 'rice1', 'rice2'):
-            assert net.attention_target == 'data_sample'
-            assert pipeline.index('CloudAttentionMask') < pipeline.index('RescaleToSymmetric')
-            upper = [t for t in cfg.train_dataloader.dataset.pipeline
-                     if t['type'] == 'CloudAttentionMask'][0]['upper']
-            assert upper == (10.0 if dataset.startswith('rice') else 1.0)
-        else:
-            assert net.attention_target == 'compute' and 'CloudAttentionMask' not in pipeline
+    if model in ('spagan', 'amgan_cr'):  # the official loaders clip M at 10 for RICE, else 1
+        assert net.attention_upper == (10.0 if dataset.startswith('rice') else 1.0)
     # The official AMGAN-CR loader does not shuffle; the others do.
     assert cfg.train_dataloader.sampler.shuffle is (model != 'amgan_cr')
     if dataset == 'sen2mtc_new':
