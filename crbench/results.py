@@ -37,9 +37,12 @@ def git_commit(repo_dir: str = None) -> Optional[str]:
         return None
 
 
-def device_name() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
+def device_name(device=None) -> str:
+    """A readable name of ``device`` (default: the first GPU if any, else the CPU)."""
+    device = torch.device(device) if device is not None else torch.device(
+        'cuda' if torch.cuda.is_available() else 'cpu')
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
     return f'cpu ({platform.processor() or platform.machine()})'
 
 

@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from crbench.datasets.base import natural_key  # noqa: E402
 from crbench.datasets.rice import (FIGURE_IDS, RICE_SPLIT_SEED, SPLIT_DIR,  # noqa: E402
-                                   make_rice_split, resolve_rice_root)
+                                   make_rice_split, resolve_rice_root, scan_rice_pairs)
 
 
 def parse_ids(text):
@@ -42,13 +42,11 @@ def ids_on_disk(root, version):
     if folder is None:
         sys.exit(f'error: no RICE{version}/cloud folder under {root!r}; give the RICE_DATASET '
                  'folder as extracted from RICE_DATASET.zip')
-    stems = {}
     for sub in ('cloud', 'label'):
-        path = osp.join(folder, sub)
-        if not osp.isdir(path):
-            sys.exit(f'error: {path!r} is missing')
-        stems[sub] = {osp.splitext(n)[0] for n in os.listdir(path) if n.lower().endswith('.png')}
-    return sorted(stems['cloud'] & stems['label'], key=natural_key)
+        if not osp.isdir(osp.join(folder, sub)):
+            sys.exit(f'error: {osp.join(folder, sub)!r} is missing')
+    cloud, label, _ = scan_rice_pairs(folder)  # the dataset's own scan
+    return sorted(set(cloud) & set(label), key=natural_key)
 
 
 def main(argv=None):
@@ -59,8 +57,13 @@ def main(argv=None):
     source.add_argument('--root', help='RICE_DATASET folder: use the ids found there')
     source.add_argument('--ids', help="ids as ranges/values, e.g. '0-499' or '1-450,452'")
     parser.add_argument('--seed', type=int, default=RICE_SPLIT_SEED)
-    parser.add_argument('--out', default=SPLIT_DIR, help='folder for rice<v>_{train,test}.txt')
+    parser.add_argument('--out', required=True, help='folder for rice<v>_{train,test}.txt')
+    parser.add_argument('--overwrite-shipped', action='store_true',
+                        help=f'allow --out {SPLIT_DIR} (the split every user reads; maintainers only)')
     args = parser.parse_args(argv)
+    if osp.abspath(args.out) == osp.abspath(SPLIT_DIR) and not args.overwrite_shipped:
+        sys.exit(f'error: {SPLIT_DIR} holds the shipped splits every user reads; write elsewhere '
+                 'and pass split_file=... in your config, or add --overwrite-shipped')
 
     ids = ids_on_disk(args.root, args.version) if args.root else parse_ids(args.ids)
     if not ids:

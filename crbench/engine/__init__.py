@@ -1,6 +1,7 @@
 from . import hooks, prediction_writer  # noqa: F401
 from .multi_stage import train_stages  # noqa: F401  (tools/train.py, configs with `stages`)
-from .compat import (CPUCompatibleDDP, UntrustedCheckpointError, atomic_write_bytes,
+from .compat import (CPUCompatibleDDP, UntrustedCheckpointError, atomic_torch_save,
+                     atomic_write_bytes,
                      file_sha256, init_cpu_distributed, is_trusted_checkpoint,
                      load_checkpoint_file, save_trusted_checkpoint)
 

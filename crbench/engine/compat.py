@@ -71,6 +71,15 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
+def atomic_torch_save(obj, path: str) -> None:
+    """``torch.save`` through a temporary file and a rename (no sidecar: for plain
+    weights files, e.g. converted official checkpoints, which load with weights_only)."""
+    import io
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(str(path), buffer.getvalue())
+
+
 def save_trusted_checkpoint(checkpoint: dict, filename: str, **_unused) -> None:
     """Save a crbench checkpoint atomically and record its digest beside it.
 

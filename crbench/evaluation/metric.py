@@ -174,8 +174,8 @@ class CRMetric(BaseMetric):
 def cloudy_clear_errors(pred: torch.Tensor, gt: torch.Tensor, cloud_mask: torch.Tensor) -> dict:
     """RMSE and MAE inside and outside the cloud mask, as UnCRtainTS reports them.
 
-    ``pred``/``gt`` are C×H×W in [-1, 1], mapped to [0, 1] with (x + 1) / 2 like the
-    protocols' RMSE; ``cloud_mask`` is 1×H×W with 1 = cloud. A region without
+    ``pred``/``gt`` are C×H×W in [-1, 1], mapped to [0, 1] with (x + 1) / 2 and not
+    clamped, like the official protocols' RMSE (DATA_FORMATS.md §2.8 step 2, §4.8); ``cloud_mask`` is 1×H×W with 1 = cloud. A region without
     pixels gives NaN, which the NaN-skipping mean over images leaves out.
     """
     diff = ((pred - gt) / 2).double()

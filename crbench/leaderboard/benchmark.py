@@ -99,6 +99,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from crbench.results import device_name
+
 SCHEMA_VERSION = 1
 KIND = 'efficiency'
 
@@ -588,7 +590,7 @@ def benchmark_config(config: str, size: int = 256, repeats: int = 5, warmup: int
         config=_relpath(config), dataset=str(cfg.get('dataset_name', '')),
         framework=str(cfg.model['type']), size=size,
         input_shapes={k: list(v) for k, v in spec.items()},
-        device=device, device_name=_device_name(dev), repeats=repeats, warmup=warmup)
+        device=device, device_name=device_name(dev), repeats=repeats, warmup=warmup)
     torch.manual_seed(seed)
     if _is_de(cfg.model):
         record.update(_benchmark_de(cfg, inputs, dev, repeats, warmup, full_sampling))
@@ -597,12 +599,6 @@ def benchmark_config(config: str, size: int = 256, repeats: int = 5, warmup: int
     record.update(_provenance())
     record['date'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
     return record
-
-
-def _device_name(dev: torch.device) -> str:
-    if dev.type == 'cuda':
-        return torch.cuda.get_device_name(dev)
-    return f'cpu ({platform.processor() or platform.machine()})'
 
 
 def _without_pretrained_loss_weights(node):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .plots import slug
 from .collect import (CRBENCH_MODELS, DATASETS, METRIC_DECIMALS, METRIC_DIRECTION,
                       OFFICIAL_PROTOCOL, dataset_rank, load_efficiency, load_measured,
                       load_reported, load_runs, metric_rank, model_display, model_rank,
@@ -493,10 +494,6 @@ def _e(text) -> str:
     return _html.escape(str(text), quote=True)
 
 
-def _slug(text: str) -> str:
-    return ''.join(ch if ch.isalnum() else '-' for ch in text).strip('-').lower()
-
-
 def _html_table(sec: Section) -> list[str]:
     head = ['Model', 'Row'] + [metric_header(m) for m in sec.metrics] + \
         ['Protocol', 'Source (provenance)', 'Runs', 'Notes']
@@ -524,7 +521,7 @@ def render_html(tidy: pd.DataFrame, *, select: str = 'latest', show_synthetic: b
                 efficiency_name: str = 'efficiency/') -> str:
     panels, buttons = [], []
     for sec in build_sections(tidy, synthetic=False):
-        pid = 'ds-' + _slug(sec.dataset)
+        pid = 'ds-' + slug(sec.dataset)
         buttons.append(f'<button data-target="{pid}">{_e(sec.dataset)}</button>')
         panels += [f'<section class="panel" id="{pid}">', f'<h2>{_e(sec.dataset)}</h2>',
                    *_html_table(sec), '</section>']

@@ -142,3 +142,9 @@ def test_read_only_root_is_never_written(root):
         for path, mode in modes.items():
             os.chmod(path, mode)
     assert snapshot() == before
+
+
+def test_tool_refuses_to_overwrite_the_shipped_lists():
+    from crbench.datasets.rice import SPLIT_DIR
+    with pytest.raises(SystemExit, match='shipped splits'):
+        load_tool('make_rice_split').main(['--version', '1', '--ids', '0-499', '--out', SPLIT_DIR])

@@ -210,3 +210,13 @@ def test_missing_s1_twelve_band_s2_and_corrupt_tiff(tmp_path):
     with pytest.raises(ImageReadError) as err:
         dataset[1]
     assert osp.basename(path) in str(err.value)
+
+
+def test_band_index_out_of_range_is_named(tmp_path):
+    from crbench.datasets.transforms.geotiff import read_geotiff
+    root = write_sen12mscr(str(tmp_path), scenes={'ROIs1158_spring': (31, )},
+                           patches_per_scene=1, size=16)
+    path = build(root, 'test').get_data_info(0)['sar_path']
+    with pytest.raises(ImageReadError, match=r'2 band\(s\).*\[5\]') as err:
+        read_geotiff(path, bands=[0, 5])
+    assert osp.basename(path) in str(err.value)

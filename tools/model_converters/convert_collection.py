@@ -33,7 +33,6 @@ The collection trains on images in [0, 1]: run converted weights with
 ``network_range=(0, 1)`` (the zoo configs of the GAN and CVAE frameworks do).
 """
 import argparse
-import hashlib
 import math
 import os
 import re
@@ -44,6 +43,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from crbench.engine.compat import atomic_torch_save, file_sha256  # noqa: E402
 
 OFFICIAL_REPO = 'littlebeen/Cloud-removal-model-collection'
 MODEL_NAMES = ('memorynet', 'msda_cr', 'spagan', 'amgan_cr', 'cvae')
@@ -275,13 +276,6 @@ def convert_network(model: str, official: StateDict, cfg: dict, role: str) -> St
     return converted
 
 
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def convert(model: str, generator_path: str, discriminator_path: Optional[str] = None) -> dict:
     """Convert official checkpoint file(s); returns ``{'state_dict', 'meta'}``."""
@@ -296,7 +290,7 @@ def convert(model: str, generator_path: str, discriminator_path: Optional[str] =
         state['generator.' + k] = v
     meta = dict(model=model, official_repo=OFFICIAL_REPO, generator=gen_cfg,
                 generator_source=os.path.basename(generator_path),
-                generator_sha256=sha256(generator_path),
+                generator_sha256=file_sha256(generator_path),
                 network_range=[0.0, 1.0],
                 note='trained by the official code on [0, 1] images: use network_range=(0, 1)')
     if discriminator_path:
@@ -306,7 +300,7 @@ def convert(model: str, generator_path: str, discriminator_path: Optional[str] =
             state['discriminator.' + k] = v
         meta.update(discriminator=dis_cfg,
                     discriminator_source=os.path.basename(discriminator_path),
-                    discriminator_sha256=sha256(discriminator_path))
+                    discriminator_sha256=file_sha256(discriminator_path))
     if gen_cfg.get('official_4band_param_layout'):
         print('warning: this CVAE was built by the unmodified official code for 4 bands (3-band '
               'decoder table); crbench loads it with official_4band_param_layout=True, which '
@@ -318,13 +312,6 @@ def convert(model: str, generator_path: str, discriminator_path: Optional[str] =
         pass
     return {'state_dict': state, 'meta': meta}
 
-
-def save(checkpoint: dict, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + '.tmp'
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
 
 
 def parse_args(argv=None):
@@ -344,7 +331,7 @@ def main(argv=None) -> int:
     except (ConversionError, FileNotFoundError, KeyError, ValueError) as err:
         print(f'convert_collection: {err}', file=sys.stderr)
         return 1
-    save(checkpoint, args.out)
+    atomic_torch_save(checkpoint, args.out)
     n = len(checkpoint['state_dict'])
     print(f'wrote {args.out}: {n} tensors, generator {checkpoint["meta"]["generator"]}')
     return 0

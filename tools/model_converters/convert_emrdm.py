@@ -51,7 +51,6 @@ there are two ways on:
    (which torch never loads) are refused.
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 import pickle
@@ -62,6 +61,8 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from crbench.engine.compat import atomic_torch_save, file_sha256  # noqa: E402
 
 OFFICIAL_REPO = 'Ly403/EMRDM'
 NET_PREFIX = 'model.diffusion_model.'   # DiffusionEngine.model (wrapper) .diffusion_model
@@ -273,13 +274,6 @@ def _summarise(lines: List[str], limit: int = 6) -> List[str]:
     return out
 
 
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def convert(config: str, checkpoint: str, ema: bool = False, cfg_options: Optional[dict] = None,
             stub_objects: bool = False) -> dict:
@@ -302,7 +296,7 @@ def convert(config: str, checkpoint: str, ema: bool = False, cfg_options: Option
         print('note: the checkpoint also holds EMA weights, which EMRDM reports its results '
               'with; pass --ema to convert those')
     meta = dict(official_repo=OFFICIAL_REPO, source=osp.basename(checkpoint),
-                source_sha256=sha256(checkpoint), weights='ema' if ema else 'raw',
+                source_sha256=file_sha256(checkpoint), weights='ema' if ema else 'raw',
                 config=config, network=cfg.model.network.get('type'))
     for key in ('epoch', 'global_step'):
         if isinstance(obj, dict) and isinstance(obj.get(key), int):
@@ -316,13 +310,6 @@ def convert(config: str, checkpoint: str, ema: bool = False, cfg_options: Option
         pass
     return {'state_dict': converted, 'meta': meta}
 
-
-def save(checkpoint: dict, path: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + '.tmp'
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
 
 
 def parse_args(argv=None):
@@ -352,7 +339,7 @@ def main(argv=None) -> int:
     except (ConversionError, FileNotFoundError) as err:
         print(f'convert_emrdm: {err}', file=sys.stderr)
         return 1
-    save(checkpoint, args.out)
+    atomic_torch_save(checkpoint, args.out)
     meta = checkpoint['meta']
     print(f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors, {meta['weights']} "
           f"weights, {meta['network']}")

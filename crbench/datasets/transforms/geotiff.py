@@ -67,6 +67,14 @@ def check_bands(path: str, header: dict, count: Optional[int], dtype: Optional[s
             'converted or belongs to another product: re-extract it from the original archive')
 
 
+def check_band_indices(path: str, bands: Optional[Sequence[int]], available: int) -> None:
+    """Refuse 0-based band indices that ``path`` (with ``available`` bands) does not have."""
+    bad = [b for b in bands or () if not 0 <= int(b) < available]
+    if bad:
+        raise ImageReadError(f'{path!r} has {available} band(s); band index(es) {bad} (0-based) '
+                             'do not exist: check the `bands` option of the loading transform')
+
+
 def read_geotiff(path: str, count: Optional[int] = None, dtype: Optional[str] = None,
                  bands: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, dict]:
     """Read a GeoTIFF as an H×W×C float32 array plus its header (see ``geotiff_header``).
@@ -77,6 +85,7 @@ def read_geotiff(path: str, count: Optional[int] = None, dtype: Optional[str] = 
     import rasterio
     from rasterio.errors import RasterioError
     header = geotiff_header(path, count, dtype)
+    check_band_indices(path, bands, header['count'])
     indexes = [b + 1 for b in bands] if bands is not None else None
     try:
         with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(path, 'r') as src:
@@ -210,6 +219,7 @@ def read_hwc_tiff(path: str, channels: Optional[int] = None,
         raise ImageReadError(f'cannot decode the pixels of {path!r} ({err}); the file is '
                              'corrupt or truncated: re-extract it') from None
     if bands is not None:
+        check_band_indices(path, bands, array.shape[-1] if array.ndim == 3 else 1)
         array = array[..., list(bands)]
     return array.astype(np.float32)
 
