@@ -105,17 +105,23 @@ def set_data_root(cfg: Config, data_root: str) -> None:
             cfg[key].dataset.data_root = data_root
 
 
+def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config and apply checked ``--cfg-options`` overrides (every tool's entry)."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist; configs live under '
+                                'configs/<model>/, e.g. configs/memorynet/memorynet_cuhkcr2.py')
+    cfg = Config.fromfile(config)  # also imports the config's custom_imports
+    check_override_keys(cfg, cfg_options)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def prepare_config(config: str, work_dir: Optional[str] = None,
                    data_root: Optional[str] = None, cfg_options: Optional[dict] = None,
                    amp: bool = False) -> Config:
     """Load a config, apply command-line overrides and fill the defaults."""
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist; configs live under '
-                                'configs/<model>/, e.g. configs/memorynet/memorynet_cuhkcr2.py')
-    cfg = Config.fromfile(config)
-    check_override_keys(cfg, cfg_options)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     if data_root is not None:
         set_data_root(cfg, data_root)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(

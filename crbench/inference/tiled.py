@@ -208,28 +208,19 @@ def load_model(config: str, checkpoint: str, device: str = 'cpu',
 
     Returns ``(model, cfg)``; the model is in eval mode on ``device``.
     """
-    from mmengine.config import Config
     from mmengine.runner import load_checkpoint
 
     from crbench.registry import MODELS
     from crbench.setup_env import register_all_modules
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist')
+    from crbench.apis import ConfigError, load_config
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist; train one with '
                                 f'`python tools/train.py {config}`')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        from crbench.apis import ConfigError, check_override_keys
-        try:
-            check_override_keys(cfg, cfg_options)
-        except ConfigError as err:
-            raise SceneInferenceError(str(err)) from None
-        cfg.merge_from_dict(cfg_options)
+    try:
+        cfg = load_config(config, cfg_options)
+    except ConfigError as err:
+        raise SceneInferenceError(str(err)) from None
     register_all_modules()
-    if 'custom_imports' in cfg:
-        from mmengine.utils import import_modules_from_strings
-        import_modules_from_strings(**cfg.custom_imports)
     model = MODELS.build(cfg.model)
     try:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')

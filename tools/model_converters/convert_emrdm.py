@@ -173,16 +173,11 @@ def litema_name(param_name: str) -> str:
 
 def build_target(config: str, cfg_options: Optional[dict] = None):
     """The config's EMRDM on the meta device (no memory)."""
-    from mmengine.config import Config
-
+    from crbench.apis import load_config
     from crbench.registry import MODELS
     from crbench.setup_env import register_all_modules
     register_all_modules()
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config not found: {config}')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     if cfg.model.get('type') != 'EMRDM':
         raise ConversionError(f'{config} builds {cfg.model.get("type")!r}, not EMRDM')
     with torch.device('meta'):
@@ -333,10 +328,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from crbench.apis import ConfigError
     try:
         checkpoint = convert(args.config, args.checkpoint, args.ema, args.cfg_options,
                              args.stub_objects)
-    except (ConversionError, FileNotFoundError) as err:
+    except (ConversionError, ConfigError, FileNotFoundError) as err:
         print(f'convert_emrdm: {err}', file=sys.stderr)
         return 1
     atomic_torch_save(checkpoint, args.out)
