@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             size_divisor=args.size_divisor, device=args.device,
             progress=not args.no_progress)
     except (SceneInferenceError, FileNotFoundError, UntrustedCheckpointError,
-            ImageReadError) as err:
+            ImageReadError, ValueError) as err:  # ValueError: e.g. --in-range with hi <= lo
         print(f'crbench infer_scene: {err}', file=sys.stderr)
         return 2
     except Exception as err:  # rasterio's errors name the file; keep their message

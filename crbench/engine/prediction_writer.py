@@ -6,27 +6,26 @@ from typing import Sequence, Tuple
 import numpy as np
 from mmengine.hooks import Hook
 
+from crbench.datasets.transforms.processing import SymmetricScaling, scalings_from_pipeline
 from crbench.registry import HOOKS
 
 
-def to_dataset_units(pred: np.ndarray, value_range: Tuple[float, float], dtype) -> np.ndarray:
-    """Invert the pipeline's [lo, hi] -> [-1, 1] scaling, clip and cast (rounding)."""
-    lo, hi = value_range
-    values = (pred + 1.0) / 2.0 * (hi - lo) + lo
-    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
-    if info is not None:
-        values = np.clip(np.round(values), max(info.min, lo), min(info.max, hi))
+def to_dataset_units(pred: np.ndarray, scaling: SymmetricScaling, dtype) -> np.ndarray:
+    """Invert the pipeline's scaling, then round and clip to ``dtype`` and [lo, hi]."""
+    values = scaling.inverse(pred)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        values = np.clip(np.round(values), max(info.min, scaling.lo), min(info.max, scaling.hi))
     return values.astype(dtype)
 
 
 def find_value_range(pipeline: Sequence[dict], key: str = 'gt') -> Tuple[float, float]:
-    """The ``in_range`` of the pipeline's ``RescaleToSymmetric`` that scales ``key``."""
-    for transform in pipeline:
-        if transform.get('type') == 'RescaleToSymmetric' and key in transform.get(
-                'keys', ('cloudy', 'gt')):
-            return tuple(float(v) for v in transform.get('in_range', (0.0, 255.0)))
-    raise ValueError(f'the test pipeline has no RescaleToSymmetric for {key!r}; cannot map '
-                     'predictions back to the dataset\'s units')
+    """The ``in_range`` with which the pipeline scales ``key`` to [-1, 1]."""
+    scaling = scalings_from_pipeline(pipeline).get(key)
+    if scaling is None:
+        raise ValueError(f'the test pipeline has no RescaleToSymmetric for {key!r}; cannot map '
+                         'predictions back to the dataset\'s units')
+    return scaling.lo, scaling.hi
 
 
 @HOOKS.register_module()
@@ -58,7 +57,7 @@ class PredictionWriterHook(Hook):
         name = str(meta.get('sample_id', 'prediction'))
         source = meta.get('gt_path') or ''
         dtype = np.uint8 if self.value_range[1] <= 255 else np.uint16
-        data = to_dataset_units(pred, self.value_range, dtype)
+        data = to_dataset_units(pred, SymmetricScaling(*self.value_range), dtype)
         if meta.get('crs') is not None or source.lower().endswith(('.tif', '.tiff')):
             return self._write_tiff(data, name, meta, geo=meta.get('crs') is not None)
         return self._write_png(data, name, meta)

@@ -72,6 +72,7 @@ import torch
 import torch.nn.functional as F
 
 from crbench.datasets.transforms.geotiff import GDAL_READ_OPTIONS
+from crbench.datasets.transforms.processing import SymmetricScaling, scalings_from_pipeline
 
 
 class SceneInferenceError(ValueError):
@@ -79,37 +80,6 @@ class SceneInferenceError(ValueError):
 
 
 # --------------------------------------------------------------------------- scaling
-@dataclass(frozen=True)
-class SymmetricScaling:
-    """``v ↦ 2 (v - lo) / (hi - lo) - 1`` as ``RescaleToSymmetric`` does it."""
-    lo: float = 0.0
-    hi: float = 255.0
-    clip: bool = False
-    nan_value: Optional[float] = None
-
-    def __post_init__(self):
-        if not self.hi > self.lo:
-            raise SceneInferenceError(f'in_range must have hi > lo, got ({self.lo}, {self.hi})')
-
-    def forward(self, value: np.ndarray) -> np.ndarray:
-        """Input units → [-1, 1], float32, with the pipeline's exact operations."""
-        value = value.astype(np.float32)
-        if self.clip:
-            value = np.clip(value, self.lo, self.hi)
-        if self.nan_value is not None:
-            value = np.nan_to_num(value, nan=self.nan_value)
-        return (value - self.lo) / (self.hi - self.lo) * 2.0 - 1.0
-
-    def inverse(self, value: np.ndarray) -> np.ndarray:
-        """[-1, 1] → input units, float64."""
-        return (value.astype(np.float64) + 1.0) / 2.0 * (self.hi - self.lo) + self.lo
-
-    @property
-    def fill(self) -> float:
-        """What nodata input pixels become before scaling."""
-        return self.lo if self.nan_value is None else float(self.nan_value)
-
-
 def _pipeline_of(cfg) -> list:
     for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         loader = cfg.get(key)
@@ -119,23 +89,10 @@ def _pipeline_of(cfg) -> list:
 
 
 def scaling_from_config(cfg) -> Tuple[SymmetricScaling, SymmetricScaling]:
-    """(input scaling, output scaling) read from the config's test pipeline.
-
-    The input uses the ``RescaleToSymmetric`` whose keys include ``cloudy``, the
-    output the one whose keys include ``gt`` (the same one for CUHK-CR, RICE,
-    SEN12MS-CR, Sen2_MTC_New).
-    """
-    found = {}
-    for step in _pipeline_of(cfg):
-        if step.get('type') != 'RescaleToSymmetric':
-            continue
-        keys = tuple(step.get('keys', ('cloudy', 'gt')))
-        lo, hi = step.get('in_range', (0.0, 255.0))
-        scaling = SymmetricScaling(float(lo), float(hi), bool(step.get('clip', False)),
-                                   step.get('nan_value'))
-        for key in ('cloudy', 'gt'):
-            if key in keys:
-                found.setdefault(key, scaling)
+    """(input scaling, output scaling) read from the config's test pipeline: the
+    ``RescaleToSymmetric`` of ``cloudy`` and of ``gt`` (the same one for CUHK-CR,
+    RICE, SEN12MS-CR, Sen2_MTC_New)."""
+    found = scalings_from_pipeline(_pipeline_of(cfg))
     if 'cloudy' not in found:
         raise SceneInferenceError(
             'the config\'s test pipeline has no RescaleToSymmetric for "cloudy", so the input '

@@ -4,12 +4,13 @@ from .geotiff import (LoadGeoTIFFBands, LoadTIFFBands, geotiff_header, read_geot
                       read_hwc_tiff, tiff_header)
 from .loading import ImageReadError, LoadCloudMask, LoadImageBands, read_band_stack, read_png
 from .matlab_resize import matlab_imresize
-from .processing import MatlabResize, PairedRandomFlip, RescaleToSymmetric
+from .processing import (MatlabResize, PairedRandomFlip, RescaleToSymmetric, SymmetricScaling,
+                         scalings_from_pipeline)
 
 __all__ = [
     'PackCRInputs', 'to_chw_tensor', 'ImageReadError', 'LoadCloudMask', 'LoadImageBands', 'read_band_stack',
     'read_png', 'matlab_imresize', 'MatlabResize', 'PairedRandomFlip',
-    'RescaleToSymmetric',
+    'RescaleToSymmetric', 'SymmetricScaling', 'scalings_from_pipeline',
     'RandomFlipRotate90', 'flip_rotate', 'LoadGeoTIFFBands', 'LoadTIFFBands', 'geotiff_header',
     'read_geotiff', 'read_hwc_tiff', 'tiff_header'
 ]

@@ -1,5 +1,6 @@
 """Resizing, scaling and augmentation of H×W×C float arrays."""
-from typing import Sequence, Tuple
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -30,9 +31,60 @@ class MatlabResize(BaseTransform):
         return results
 
 
+@dataclass(frozen=True)
+class SymmetricScaling:
+    """``v ↦ 2 (v - lo) / (hi - lo) - 1`` and back: the one map between a dataset's
+    units and crbench's [-1, 1] (dataset pipelines, scene inference, saved predictions).
+
+    ``clip`` clips to [lo, hi] first (SEN12MS-CR, DATA_FORMATS.md §4.6; CUHK-CR and
+    RICE keep the bicubic overshoot, §2.6), then NaN becomes ``nan_value``.
+    """
+    lo: float = 0.0
+    hi: float = 255.0
+    clip: bool = False
+    nan_value: Optional[float] = None
+
+    def __post_init__(self):
+        if not self.hi > self.lo:
+            raise ValueError(f'in_range must have hi > lo, got ({self.lo}, {self.hi})')
+
+    def forward(self, value: np.ndarray) -> np.ndarray:
+        """Dataset units → [-1, 1], float32."""
+        value = value.astype(np.float32)
+        if self.clip:
+            value = np.clip(value, self.lo, self.hi)
+        if self.nan_value is not None:
+            value = np.nan_to_num(value, nan=self.nan_value)
+        return (value - self.lo) / (self.hi - self.lo) * 2.0 - 1.0
+
+    def inverse(self, value: np.ndarray) -> np.ndarray:
+        """[-1, 1] → dataset units, float64."""
+        return (value.astype(np.float64) + 1.0) / 2.0 * (self.hi - self.lo) + self.lo
+
+    @property
+    def fill(self) -> float:
+        """What nodata input pixels become before scaling."""
+        return self.lo if self.nan_value is None else float(self.nan_value)
+
+
+def scalings_from_pipeline(pipeline: Sequence[dict]) -> Dict[str, SymmetricScaling]:
+    """The :class:`SymmetricScaling` of each key (``cloudy``, ``gt``, ``sar``) that a
+    pipeline's ``RescaleToSymmetric`` steps apply (first step per key wins)."""
+    found = {}
+    for step in pipeline:
+        if step.get('type') != 'RescaleToSymmetric':
+            continue
+        lo, hi = step.get('in_range', (0.0, 255.0))
+        scaling = SymmetricScaling(float(lo), float(hi), bool(step.get('clip', False)),
+                                   step.get('nan_value'))
+        for key in step.get('keys', ('cloudy', 'gt')):
+            found.setdefault(key, scaling)
+    return found
+
+
 @TRANSFORMS.register_module()
 class RescaleToSymmetric(BaseTransform):
-    """Map values from ``in_range`` to [-1, 1] linearly: v ↦ 2 (v - lo) / (hi - lo) - 1.
+    """Map values from ``in_range`` to [-1, 1] linearly (:class:`SymmetricScaling`).
 
     CUHK-CR and RICE use (0, 255) without clipping (DATA_FORMATS.md §2.6 step 5);
     datasets that clip first (SEN12MS-CR) pass ``clip=True``. NaN becomes
@@ -41,17 +93,12 @@ class RescaleToSymmetric(BaseTransform):
 
     def __init__(self, keys: Sequence[str] = ('cloudy', 'gt'), in_range=(0.0, 255.0),
                  clip: bool = False, nan_value: float = None):
-        self.keys, self.lo, self.hi = tuple(keys), float(in_range[0]), float(in_range[1])
-        self.clip, self.nan_value = clip, nan_value
+        self.keys = tuple(keys)
+        self.scaling = SymmetricScaling(float(in_range[0]), float(in_range[1]), clip, nan_value)
 
     def transform(self, results: dict) -> dict:
         for key in self.keys:
-            value = results[key].astype(np.float32)
-            if self.clip:
-                value = np.clip(value, self.lo, self.hi)
-            if self.nan_value is not None:
-                value = np.nan_to_num(value, nan=self.nan_value)
-            results[key] = (value - self.lo) / (self.hi - self.lo) * 2.0 - 1.0
+            results[key] = self.scaling.forward(results[key])
         return results
 
 
