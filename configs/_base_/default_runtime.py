@@ -1,5 +1,5 @@
 # Runtime shared by every crbench config.
-default_scope = 'crbench'  # MMEngine finds crbench classes first (ENVIRONMENT.md)
+default_scope = 'crbench'  # MMEngine finds crbench classes first (docs/environment.md)
 
 env_cfg = dict(
     cudnn_benchmark=False,

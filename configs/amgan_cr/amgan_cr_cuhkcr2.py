@@ -1,4 +1,4 @@
-# AMGAN-CR on CUHK-CR2: the collection's recipe (MODELS.md §1.5). D: logistic GAN loss on the
+# AMGAN-CR on CUHK-CR2: the collection's recipe (docs/models.md §1.5). D: logistic GAN loss on the
 # conditional PatchGAN (SpA-GAN's); G: 0.1 x GAN + 10 x L1 + 10 x MSE(mask, M); D first.
 # Networks and losses work on [0, 1] images as officially (network_range); predictions are
 # mapped back to [-1, 1].
@@ -20,16 +20,16 @@ model = dict(
     pixel_weights=dict(l1=10.0),
     attention_loss=dict(type='MSELoss'),
     attention_weight=10.0,
-    attention_upper=1.0,  # M = clip(sum(gt - cloudy), 0, 1.0) in 0-255 units (MODELS.md §1)
+    attention_upper=1.0,  # M = clip(sum(gt - cloudy), 0, 1.0) in 0-255 units (docs/models.md §1)
     update_order=('discriminator', 'generator'),
     input_keys=('cloudy', ),
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# The official AMGAN-CR train loader does not shuffle (MODELS.md §1.5); kept for fidelity.
+# The official AMGAN-CR train loader does not shuffle (docs/models.md §1.5); kept for fidelity.
 train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=False))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 448 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 448 training
 # images / 2 = 224 iterations per epoch -> 44,800 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=44800, val_interval=2240)

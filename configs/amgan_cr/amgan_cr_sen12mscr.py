@@ -1,4 +1,4 @@
-# AMGAN-CR on SEN12MS-CR: the collection's recipe (MODELS.md §1.5). D: logistic GAN loss on the
+# AMGAN-CR on SEN12MS-CR: the collection's recipe (docs/models.md §1.5). D: logistic GAN loss on the
 # conditional PatchGAN (SpA-GAN's); G: 0.1 x GAN + 10 x L1 + 10 x MSE(mask, M); D first.
 # Networks and losses work on [0, 1] images as officially (network_range); predictions are
 # mapped back to [-1, 1].
@@ -31,7 +31,7 @@ model = dict(
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# The official AMGAN-CR train loader does not shuffle (MODELS.md §1.5); kept for fidelity.
+# The official AMGAN-CR train loader does not shuffle (docs/models.md §1.5); kept for fidelity.
 train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=False))
 
 # Schedule (crbench's choice; no paper trains this model on SEN12MS-CR with the

@@ -1,4 +1,4 @@
-# AMGAN-CR on Sen2_MTC_New: the collection's recipe (MODELS.md §1.5). D: logistic GAN loss on the
+# AMGAN-CR on Sen2_MTC_New: the collection's recipe (docs/models.md §1.5). D: logistic GAN loss on the
 # conditional PatchGAN (SpA-GAN's); G: 0.1 x GAN + 10 x L1 + 10 x MSE(mask, M); D first.
 # Networks and losses work on [0, 1] images as officially (network_range); predictions are
 # mapped back to [-1, 1].
@@ -29,16 +29,16 @@ model = dict(
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
 # Mono-temporal Sen2_MTC_New: only the cloudy date _0 (dataset option mono_temporal,
-# DATA_FORMATS.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
+# docs/datasets.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
 # The cloudy image keeps its 4 bands (R, G, B, NIR); the target is R, G, B.
-# The official AMGAN-CR train loader does not shuffle (MODELS.md §1.5); kept for fidelity.
+# The official AMGAN-CR train loader does not shuffle (docs/models.md §1.5); kept for fidelity.
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=False),
     dataset=dict(mono_temporal=0))
 val_dataloader = dict(dataset=dict(mono_temporal=0))
 test_dataloader = dict(dataset=dict(mono_temporal=0))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 2,380 training
 # images / 2 = 1,190 iterations per epoch -> 238,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=238000, val_interval=11900)

@@ -1,4 +1,4 @@
-# CVAE on CUHK-CR2: the collection's recipe (MODELS.md §1.3). Each step averages 10 stochastic
+# CVAE on CUHK-CR2: the collection's recipe (docs/models.md §1.3). Each step averages 10 stochastic
 # forward passes; loss SmoothL1(beta 0.5) + 0.01 x KL (summed) + 0.18 x Laplacian edge L1.
 # Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
 # of N samples or test_sample=False for z = mu. Fixed 256x256 input.
@@ -25,7 +25,7 @@ model = dict(
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 448 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 448 training
 # images / 2 = 224 iterations per epoch -> 44,800 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=44800, val_interval=2240)

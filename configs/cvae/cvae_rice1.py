@@ -1,4 +1,4 @@
-# CVAE on RICE1: the collection's recipe (MODELS.md §1.3). Each step averages 10 stochastic
+# CVAE on RICE1: the collection's recipe (docs/models.md §1.3). Each step averages 10 stochastic
 # forward passes; loss SmoothL1(beta 0.5) + 0.01 x KL (summed) + 0.18 x Laplacian edge L1.
 # Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
 # of N samples or test_sample=False for z = mu. Fixed 256x256 input.
@@ -24,7 +24,7 @@ model = dict(
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 400 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 400 training
 # images / 2 = 200 iterations per epoch -> 40,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)

@@ -1,4 +1,4 @@
-# CVAE on SEN12MS-CR: the collection's recipe (MODELS.md §1.3). Each step averages 10 stochastic
+# CVAE on SEN12MS-CR: the collection's recipe (docs/models.md §1.3). Each step averages 10 stochastic
 # forward passes; loss SmoothL1(beta 0.5) + 0.01 x KL (summed) + 0.18 x Laplacian edge L1.
 # Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
 # of N samples or test_sample=False for z = mu. Fixed 256x256 input.

@@ -1,4 +1,4 @@
-# CVAE on Sen2_MTC_New: the collection's recipe (MODELS.md §1.3). Each step averages 10 stochastic
+# CVAE on Sen2_MTC_New: the collection's recipe (docs/models.md §1.3). Each step averages 10 stochastic
 # forward passes; loss SmoothL1(beta 0.5) + 0.01 x KL (summed) + 0.18 x Laplacian edge L1.
 # Test: one stochastic sample as officially (test_samples=1); set test_samples=N for the mean
 # of N samples or test_sample=False for z = mu. Fixed 256x256 input.
@@ -28,7 +28,7 @@ model = dict(
 # sen2mtc_new_mono_rgb.py). The CVAE's output is its input plus a residual, so the cloudy
 # image is read as R, G, B (its NIR is dropped) to match the RGB target.
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 2,380 training
 # images / 2 = 1,190 iterations per epoch -> 238,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=238000, val_interval=11900)

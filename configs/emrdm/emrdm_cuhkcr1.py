@@ -1,4 +1,4 @@
-# EMRDM on CUHK-CR1 (thin clouds), EMRDM paper Table 5 column "CUHK-CR1" and MODELS.md §3.
+# EMRDM on CUHK-CR1 (thin clouds), EMRDM paper Table 5 column "CUHK-CR1" and docs/models.md §3.
 #
 # Network: HDiT, patch 1, widths [128, 256, 384, 768], depths [2, 2, 2, 2], FFN [256, 512, 768,
 # 1536], heads of 64 channels (2/4/6/12), neighbourhood attention (kernel 7) on levels 0-1 and

@@ -1,4 +1,4 @@
-# EMRDM on CUHK-CR2 (thick clouds), EMRDM paper Table 5 column "CUHK-CR2" and MODELS.md §3
+# EMRDM on CUHK-CR2 (thick clouds), EMRDM paper Table 5 column "CUHK-CR2" and docs/models.md §3
 # (cuhkv2.yaml). Network and optimisation as configs/emrdm/emrdm_cuhkcr1.py, which this
 # config inherits; it changes the data folder, the process, the sampler and the schedule.
 # Process: alpha 3.0, sigma_data 1.0, sigma_mu 1.0, sigma_cov 0.9, ln sigma ~ N(-1.2, 1.2^2).

@@ -1,4 +1,4 @@
-# EMRDM on SEN12MS-CR, EMRDM paper Table 5 column "SEN12MS-CR" and MODELS.md §3 (sentinel.yaml).
+# EMRDM on SEN12MS-CR, EMRDM paper Table 5 column "SEN12MS-CR" and docs/models.md §3 (sentinel.yaml).
 #
 # Network: HDiT as on CUHK-CR (patch 1, widths [128, 256, 384, 768], depths [2, 2, 2, 2],
 # FFN [256, 512, 768, 1536], NA k7 / NA k7 / global / global, dropout [0, 0, 0, 0.1], mapping

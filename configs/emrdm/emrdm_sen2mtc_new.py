@@ -1,5 +1,5 @@
 # EMRDM on Sen2_MTC_New (multi-temporal, L = 3), EMRDM paper Table 5 column "Sen2_MTC_New" and
-# MODELS.md §3.4 (sen2_mtc_new.yaml, ablation/alpha3.0.yaml).
+# docs/models.md §3.4 (sen2_mtc_new.yaml, ablation/alpha3.0.yaml).
 #
 # Network: TemporalHDiT ("THDiT"), patch 4, widths [256, 512, 768], depths [2, 2, 16], FFN
 # [512, 1024, 1536], NA k7 / NA k7 / global (heads of 64), no dropout, mapping 2 x 768 / 1536 /

@@ -11,13 +11,13 @@ model = dict(
     type='SupervisedRestorer',
     generator=dict(type='MemoryNet', in_channels=3, n_feat=40, scale_unetfeats=20,
                    scale_orsnetfeats=16, num_cab=8),
-    # MODELS.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
+    # docs/models.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
     losses=dict(charbonnier=dict(type='CharbonnierLoss', eps=1e-3),
                 edge=dict(type='LaplacianEdgeLoss', eps=1e-3)),
     loss_weights=dict(charbonnier=1.0, edge=0.05),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 400 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 400 training
 # images / 2 = 200 iterations per epoch -> 40,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)

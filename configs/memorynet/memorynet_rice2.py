@@ -5,7 +5,7 @@ train_dataloader = dict(dataset=dict(version=version))
 val_dataloader = dict(dataset=dict(version=version))
 test_dataloader = val_dataloader
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1). RICE2 as released has
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1). RICE2 as released has
 # 736 triplets (DE §V-A) -> 589 train with the 8:2 split of crbench/datasets/rice.py:
 # 589 // 2 = 294 full batches per epoch -> 58,800 iterations (a 450-image copy gives
 # 360 train: set max_iters=36000). Validation and checkpoints every 10 epochs;

@@ -15,7 +15,7 @@ model = dict(
     type='SupervisedRestorer',
     generator=dict(type='MemoryNet', in_channels=13, n_feat=40, scale_unetfeats=20,
                    scale_orsnetfeats=16, num_cab=8),
-    # MODELS.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
+    # docs/models.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
     losses=dict(charbonnier=dict(type='CharbonnierLoss', eps=1e-3),
                 edge=dict(type='LaplacianEdgeLoss', eps=1e-3)),
     loss_weights=dict(charbonnier=1.0, edge=0.05),

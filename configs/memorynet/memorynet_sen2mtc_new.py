@@ -11,7 +11,7 @@ model = dict(
     type='SupervisedRestorer',
     generator=dict(type='MemoryNet', in_channels=3, n_feat=40, scale_unetfeats=20,
                    scale_orsnetfeats=16, num_cab=8),
-    # MODELS.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
+    # docs/models.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
     losses=dict(charbonnier=dict(type='CharbonnierLoss', eps=1e-3),
                 edge=dict(type='LaplacianEdgeLoss', eps=1e-3)),
     loss_weights=dict(charbonnier=1.0, edge=0.05),
@@ -23,7 +23,7 @@ model = dict(
 # NOTE: SupervisedRestorer must fold the time axis of these 1xCxHxW inputs (as GANRestorer
 # and CVAERestorer do, crbench/models/restorers/gan.py: fold_time) for this config to run.
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 2,380 training
 # images / 2 = 1,190 iterations per epoch -> 238,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=238000, val_interval=11900)

@@ -1,4 +1,4 @@
-# MSDA-CR on CUHK-CR2: the collection's recipe (MODELS.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
+# MSDA-CR on CUHK-CR2: the collection's recipe (docs/models.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
 # perceptual + 0.05 x WGAN; D (unconditional critic): WGAN + gradient penalty (lambda 10,
 # interpolation factor ~ N(0, 1) as officially); G is stepped first.
 # The generator ends in a sigmoid: it works on [0, 1] images (network_range) and its
@@ -30,7 +30,7 @@ model = dict(
     network_range=(0.0, 1.0),
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 448 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 448 training
 # images / 2 = 224 iterations per epoch -> 44,800 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=44800, val_interval=2240)

@@ -1,4 +1,4 @@
-# MSDA-CR on SEN12MS-CR: the collection's recipe (MODELS.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
+# MSDA-CR on SEN12MS-CR: the collection's recipe (docs/models.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
 # perceptual + 0.05 x WGAN; D (unconditional critic): WGAN + gradient penalty (lambda 10,
 # interpolation factor ~ N(0, 1) as officially); G is stepped first.
 # The generator ends in a sigmoid: it works on [0, 1] images (network_range) and its

@@ -1,4 +1,4 @@
-# MSDA-CR on Sen2_MTC_New: the collection's recipe (MODELS.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
+# MSDA-CR on Sen2_MTC_New: the collection's recipe (docs/models.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
 # perceptual + 0.05 x WGAN; D (unconditional critic): WGAN + gradient penalty (lambda 10,
 # interpolation factor ~ N(0, 1) as officially); G is stepped first.
 # The generator ends in a sigmoid: it works on [0, 1] images (network_range) and its
@@ -33,7 +33,7 @@ model = dict(
 # sen2mtc_new_mono_rgb.py). MSDA-CR's output has as many bands as its input, so the cloudy
 # image is read as R, G, B (its NIR is dropped) to match the RGB target.
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 2,380 training
 # images / 2 = 1,190 iterations per epoch -> 238,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=238000, val_interval=11900)

@@ -1,4 +1,4 @@
-# SpA-GAN on SEN12MS-CR: the collection's recipe (MODELS.md §1.4). D: logistic GAN loss on the
+# SpA-GAN on SEN12MS-CR: the collection's recipe (docs/models.md §1.4). D: logistic GAN loss on the
 # conditional PatchGAN; G: GAN + 100 x L1 + 1 x MSE(attention, M); D is stepped first.
 # Networks and losses work on [0, 1] images as officially (network_range); predictions are
 # mapped back to [-1, 1].

@@ -1,4 +1,4 @@
-# SpA-GAN on Sen2_MTC_New: the collection's recipe (MODELS.md §1.4). D: logistic GAN loss on the
+# SpA-GAN on Sen2_MTC_New: the collection's recipe (docs/models.md §1.4). D: logistic GAN loss on the
 # conditional PatchGAN; G: GAN + 100 x L1 + 1 x MSE(attention, M); D is stepped first.
 # Networks and losses work on [0, 1] images as officially (network_range); predictions are
 # mapped back to [-1, 1].
@@ -29,13 +29,13 @@ model = dict(
     data_preprocessor=dict(type='CRDataPreprocessor'))
 
 # Mono-temporal Sen2_MTC_New: only the cloudy date _0 (dataset option mono_temporal,
-# DATA_FORMATS.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
+# docs/datasets.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.
 # The cloudy image keeps its 4 bands (R, G, B, NIR); the target is R, G, B.
 train_dataloader = dict(dataset=dict(mono_temporal=0))
 val_dataloader = dict(dataset=dict(mono_temporal=0))
 test_dataloader = dict(dataset=dict(mono_temporal=0))
 
-# Schedule: 200 epochs at batch 2 (the collection, MODELS.md §1): 2,380 training
+# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 2,380 training
 # images / 2 = 1,190 iterations per epoch -> 238,000 iterations.
 # Validation and checkpoints every 10 epochs.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=238000, val_interval=11900)

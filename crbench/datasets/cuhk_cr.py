@@ -1,4 +1,4 @@
-"""CUHK-CR1 (thin cloud) and CUHK-CR2 (thick cloud), DATA_FORMATS.md §2."""
+"""CUHK-CR1 (thin cloud) and CUHK-CR2 (thick cloud), docs/datasets.md §2."""
 import os.path as osp
 from typing import List, Optional
 

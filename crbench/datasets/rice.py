@@ -1,4 +1,4 @@
-"""RICE1 and RICE2 read from the raw download (DATA_FORMATS.md §3).
+"""RICE1 and RICE2 read from the raw download (docs/datasets.md §3).
 
 Layout: ``RICE_DATASET/RICE1/{cloud,label}/<n>.png`` and
 ``RICE_DATASET/RICE2/{cloud,label,mask}/<n>.png``; a pair is the same file name

@@ -1,4 +1,4 @@
-"""SEN12MS-CR: Sentinel-1 SAR + cloudy / clear Sentinel-2 triplets (DATA_FORMATS.md §4).
+"""SEN12MS-CR: Sentinel-1 SAR + cloudy / clear Sentinel-2 triplets (docs/datasets.md §4).
 
 Pairing. The three trees are walked and every file name is parsed into
 (ROI, season, scene, patch); a triplet is the three files with the same key.

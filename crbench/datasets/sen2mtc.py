@@ -1,4 +1,4 @@
-"""Sen2_MTC_New (CTGAN): three cloudy Sentinel-2 dates → one clear image (DATA_FORMATS.md §5).
+"""Sen2_MTC_New (CTGAN): three cloudy Sentinel-2 dates → one clear image (docs/datasets.md §5).
 
 Each sample is ``Sen2_MTC/<TILE>/cloudless/<TILE>_<k>.tif`` (the target) and
 ``Sen2_MTC/<TILE>/cloud/<TILE>_<k>_{0,1,2}.tif`` (the cloudy time steps, always

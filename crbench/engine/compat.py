@@ -1,7 +1,7 @@
 """Make MMEngine 0.10.7 work under torch >= 2.6 and on CPU-only machines.
 
 Imported automatically by ``import crbench``. Three things are fixed here, and
-only here (see ../shared/ENVIRONMENT.md for the measured failures):
+only here (see docs/environment.md for the measured failures):
 
 1. **Checkpoint loading.** torch >= 2.6 loads with ``weights_only=True``, which
    refuses MMEngine's own resume files (they pickle ``HistoryBuffer`` and numpy

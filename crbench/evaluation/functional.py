@@ -3,9 +3,9 @@
 Every function takes ``pred`` and ``gt`` of identical shape ``B×C×H×W`` and
 returns a ``float64`` tensor of shape ``[B]``. The arithmetic is done in
 ``float64`` so that the values agree with the NumPy/scikit-image references the
-official evaluators call (``../shared/DATA_FORMATS.md`` §6) to about 1e-12.
+official evaluators call (``docs/datasets.md`` §6) to about 1e-12.
 
-Formulas and their sources (section numbers refer to DATA_FORMATS.md):
+Formulas and their sources (section numbers refer to docs/datasets.md):
 
 * ``rmse``, ``mae``, ``psnr``: §6 "RMSE", "MAE", "PSNR (float)/(uint8)".
 * ``sam_degrees``: §4.8 item 4 (EMRDM/UnCRtainTS spectral angle mapper).

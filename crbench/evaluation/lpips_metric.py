@@ -2,7 +2,7 @@
 
 The ``lpips`` package ships the learned linear layers
 (``lpips/weights/v0.1/alex.pth``) but fetches the AlexNet backbone from the
-internet when ``pnet_rand=False`` (``../shared/ENVIRONMENT.md``, "LPIPS").
+internet when ``pnet_rand=False`` (``docs/environment.md``, "LPIPS").
 crbench never downloads: it builds ``lpips.LPIPS(net='alex',
 pretrained=True, pnet_rand=True)`` (random backbone, real linear layers) and
 then loads torchvision's ImageNet AlexNet weights ``alexnet-owt-7be5be79.pth``

@@ -8,9 +8,9 @@ Per sample it reads ``pred`` and ``gt`` (C×H×W, [-1, 1]) from the data sample
 (MMEngine passes ``CRDataSample.to_dict()``, so metainfo keys such as
 ``sample_id`` and ``gt_path`` sit at the top level), computes one value per
 metric, and ``compute_metrics`` returns the NaN-skipping means plus
-``n_images`` (DATA_FORMATS.md §6, "Aggregation").
+``n_images`` (docs/datasets.md §6, "Aggregation").
 
-LPIPS policy (``docs/contracts.md``, "Metrics"; ENVIRONMENT.md "LPIPS"):
+LPIPS policy (``docs/contracts.md``, "Metrics"; docs/environment.md "LPIPS"):
 the real AlexNet weights are needed for a number called ``LPIPS``. If they
 are absent, a warning is logged once, LPIPS is omitted and
 ``unavailable == ['LPIPS']``. With ``allow_random_lpips=True`` (tests only)
@@ -175,7 +175,7 @@ def cloudy_clear_errors(pred: torch.Tensor, gt: torch.Tensor, cloud_mask: torch.
     """RMSE and MAE inside and outside the cloud mask, as UnCRtainTS reports them.
 
     ``pred``/``gt`` are C×H×W in [-1, 1], mapped to [0, 1] with (x + 1) / 2 and not
-    clamped, like the official protocols' RMSE (DATA_FORMATS.md §2.8 step 2, §4.8); ``cloud_mask`` is 1×H×W with 1 = cloud. A region without
+    clamped, like the official protocols' RMSE (docs/datasets.md §2.8 step 2, §4.8); ``cloud_mask`` is 1×H×W with 1 = cloud. A region without
     pixels gives NaN, which the NaN-skipping mean over images leaves out.
     """
     diff = ((pred - gt) / 2).double()

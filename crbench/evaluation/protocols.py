@@ -4,13 +4,13 @@ Every protocol takes ``pred`` and ``gt`` as ``B×C×H×W`` tensors in [-1, 1]
 (the crbench convention, ``docs/contracts.md``) and returns a dict
 ``metric name -> float64 Tensor[B]`` (one value per image). The test-set value
 is the NaN-skipping mean of the per-image values (:func:`nanmean_results`;
-DATA_FORMATS.md §6, "Aggregation").
+docs/datasets.md §6, "Aggregation").
 
 ``metrics`` maps each metric name to ``True`` if higher is better.
 LPIPS is returned only when an ``lpips_model`` is passed; the caller decides
 whether that model may be reported as ``LPIPS`` (see ``metric.CRMetric``).
 
-Protocols (section numbers refer to ``../shared/DATA_FORMATS.md``):
+Protocols (section numbers refer to ``docs/datasets.md``):
 
 * ``cuhk_official``: §2.8 / §3.7 (CUHK-CR, RICE; EMRDM/DE evaluator).
 * ``sen12mscr_official``: §4.8 (EMRDM ``metrics.py`` on SEN12MS-CR).
@@ -82,7 +82,7 @@ class BaseProtocol:
 
 
 # --------------------------------------------------------------------------
-# cuhk_official (§2.8, §3.7; MODELS.md §4.1)
+# cuhk_official (§2.8, §3.7; docs/models.md §4.1)
 # --------------------------------------------------------------------------
 def quantize_uint8_official(x01: torch.Tensor) -> torch.Tensor:
     """uint8 of the [0,1] image as the official evaluator computes it (§2.8.3).
@@ -168,7 +168,7 @@ class CUHKOfficialProtocol(BaseProtocol):
 
 
 # --------------------------------------------------------------------------
-# sen12mscr_official (§4.8; MODELS.md §4.2)
+# sen12mscr_official (§4.8; docs/models.md §4.2)
 # --------------------------------------------------------------------------
 def _float_metrics(p01: torch.Tensor, g01: torch.Tensor,
                    sam_eps: Optional[float]) -> Results:

@@ -29,7 +29,7 @@ import pandas as pd
 #: Dataset names in display order.
 DATASETS = ('CUHK-CR1', 'CUHK-CR2', 'RICE1', 'RICE2', 'SEN12MS-CR', 'Sen2_MTC_New')
 
-#: The metric protocol each paper used on each dataset (DATA_FORMATS.md 2.8, 3.7, 4.8, 5.7).
+#: The metric protocol each paper used on each dataset (docs/datasets.md 2.8, 3.7, 4.8, 5.7).
 OFFICIAL_PROTOCOL = {
     'CUHK-CR1': 'cuhk_official',
     'CUHK-CR2': 'cuhk_official',

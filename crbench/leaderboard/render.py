@@ -222,7 +222,7 @@ def _header(select: str, show_synthetic: bool, n_synthetic: int, reported_name: 
         '',
         f'- `reported`: printed in a paper and transcribed into `{reported_name}` '
         '(one row per number, with the paper and table in *Source* and the metric protocol '
-        'the paper used in *Protocol*, see `DATA_FORMATS.md` 2.8 / 3.7 / 4.8 / 5.7). When '
+        'the paper used in *Protocol*, see `docs/datasets.md` 2.8 / 3.7 / 4.8 / 5.7). When '
         'two papers print the same model on the same dataset, both rows are shown.',
         f'- `reproduced`: a crbench test run (`tools/test.py`), read from `{results_name}`. '
         f'*Runs* counts the runs of the same model × dataset × split × protocol; one run is '

@@ -44,7 +44,7 @@ class DDPMSampler(DiffusionSampler):
             posterior between the visited times), as ADM's respacing does.
 
     Unlike the official DE code, whose ancestral path drops the reference
-    prior (MODELS.md section 2.2), this uses the framework's denoiser, i.e.
+    prior (docs/models.md section 2.2), this uses the framework's denoiser, i.e.
     the fused x0 of DE Eq. 12, at every step.
     """
 

@@ -118,7 +118,7 @@ def test_published_lists_and_leak():
     leaked = {(rs, int(sc)) for rs, sc in listed
               if scene_in_split(rs, sc, 'train', 'legacy_substring')
               and not scene_in_split(rs, sc, 'train', 'exact')}
-    # DATA_FORMATS.md §4.4: 6 test and 3 val scenes leak into train.
+    # docs/datasets.md §4.4: 6 test and 3 val scenes leak into train.
     assert leaked == {('ROIs1158_spring', 106), ('ROIs1158_spring', 123),
                       ('ROIs1158_spring', 140), ('ROIs1868_summer', 73),
                       ('ROIs1868_summer', 119), ('ROIs1970_fall', 139),

@@ -392,7 +392,7 @@ def test_de_config_builds(path):
         with torch.device('meta'):
             model = MODELS.build(first)
         bands = cfg.model.cnp.num_bands
-        expected = {4: 32_144_740, 3: 36_800_326 - 4_658_179}.get(bands)  # MODELS.md §2.1
+        expected = {4: 32_144_740, 3: 36_800_326 - 4_658_179}.get(bands)  # docs/models.md §2.1
         n = sum(p.numel() for p in model.parameters() if p.requires_grad)
         if expected:
             assert n == expected

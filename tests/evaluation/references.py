@@ -1,6 +1,6 @@
 """Independent NumPy / SciPy / scikit-image re-computations used as oracles.
 
-Written from the formulas in ../shared/DATA_FORMATS.md §2.8, §4.8, §5.7 and
+Written from the formulas in docs/datasets.md §2.8, §4.8, §5.7 and
 §6, without reusing crbench code, so that the tests can fail.
 """
 import numpy as np

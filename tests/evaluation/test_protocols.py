@@ -12,7 +12,7 @@ from crbench.evaluation.protocols import PROTOCOLS, quantize_uint8_official
 
 from .references import np_mae, np_rmse, np_sam_degrees, np_ssim_gaussian
 
-GRAY = [0.298912, 0.586611, 0.114478]  # DATA_FORMATS.md §2.8 item 5
+GRAY = [0.298912, 0.586611, 0.114478]  # docs/datasets.md §2.8 item 5
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +41,7 @@ def _official_uint8(x):
 
 
 def _ref_cuhk(pred, gt, loss_fn):
-    """One image (C×H×W) as DATA_FORMATS.md §2.8 / §3.7 describes it."""
+    """One image (C×H×W) as docs/datasets.md §2.8 / §3.7 describes it."""
     p01, g01 = ((pred + 1) / 2).numpy(), ((gt + 1) / 2).numpy()
     out = {'RMSE': np_rmse(p01, g01)}
     qp, qg = _official_uint8(pred), _official_uint8(gt)

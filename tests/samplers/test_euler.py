@@ -1,6 +1,6 @@
 """EMRDM samplers (crbench/samplers/euler.py) against closed-form results.
 
-Reference values: MODELS.md §3.2 (Karras schedules); EMRDM Algorithm 3 and
+Reference values: docs/models.md §3.2 (Karras schedules); EMRDM Algorithm 3 and
 Eqs. 11 / 19. The Gaussian tests use data x0 ~ N(m, s^2) per pixel, whose
 ideal denoiser is known, and the exact solution of the probability-flow ODE:
 with y_l = x_l - alpha sigma mu_l, the frame mean satisfies

@@ -1,4 +1,4 @@
-# CUHK-CR2 (thick cloud): DATA_FORMATS.md §2. 448 train / 111 test, 4 bands R,G,B,NIR.
+# CUHK-CR2 (thick cloud): docs/datasets.md §2. 448 train / 111 test, 4 bands R,G,B,NIR.
 # data_root is the CUHK-CR2 folder of the C-CUHK download; the NIR tree is found
 # at C-CUHK/nir/CUHK-CR2 (override with nir_root).
 dataset_type = 'CUHKCRDataset'

@@ -1,4 +1,4 @@
-# RICE1 (thin clouds, Google Earth): DATA_FORMATS.md §3. 500 pairs -> 400 train / 100 test
+# RICE1 (thin clouds, Google Earth): docs/datasets.md §3. 500 pairs -> 400 train / 100 test
 # with the split shipped in crbench/datasets/splits/rice1_{train,test}.txt (rule: crbench/
 # datasets/rice.py; the DE figure ids are in test).
 # data_root is the RICE_DATASET folder as extracted from RICE_DATASET.zip.

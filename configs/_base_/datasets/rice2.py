@@ -1,4 +1,4 @@
-# RICE2 (Landsat-8, thick clouds, with masks): DATA_FORMATS.md §3. The number of triplets is
+# RICE2 (Landsat-8, thick clouds, with masks): docs/datasets.md §3. The number of triplets is
 # taken from disk (paper: 450, release reportedly 736); the 8:2 split is computed from the ids
 # found with the documented rule (crbench/datasets/rice.py), or freeze it with
 # tools/make_rice_split.py and set split_file for each split.

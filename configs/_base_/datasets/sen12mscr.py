@@ -1,4 +1,4 @@
-# SEN12MS-CR: DATA_FORMATS.md §4. S1 SAR (VV, VH) + cloudy S2 (13 bands) -> clear S2 (13 bands).
+# SEN12MS-CR: docs/datasets.md §4. S1 SAR (VV, VH) + cloudy S2 (13 bands) -> clear S2 (13 bands).
 # data_root holds the 12 extracted ROIs*_{s1,s2,s2_cloudy} folders. Split sizes on a complete
 # copy: train 107,143 (split_mode='exact', leak-free, the default here) or 114,050
 # (split_mode='legacy_substring', EMRDM's substring matching, which leaks 6 test and 3 val

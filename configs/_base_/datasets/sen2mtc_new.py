@@ -1,4 +1,4 @@
-# Sen2_MTC_New (CTGAN): DATA_FORMATS.md §5. Three cloudy dates (R, G, B, NIR) -> clear RGB.
+# Sen2_MTC_New (CTGAN): docs/datasets.md §5. Three cloudy dates (R, G, B, NIR) -> clear RGB.
 # data_root holds train.txt, val.txt, test.txt and Sen2_MTC/. 2,380 / 350 / 687 samples.
 # Inputs: cloudy = T x 4 x H x W; target: 3 x H x W (the clear image's NIR is discarded).
 # Ablations: dataset multi_temporal=1..3 (keep _0.._{n-1}) or mono_temporal=j (keep only _j).

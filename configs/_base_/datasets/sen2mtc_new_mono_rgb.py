@@ -1,6 +1,6 @@
 # Sen2_MTC_New, mono-temporal RGB variant for single-image models whose output has as many
 # bands as their input (MemoryNet, MSDA-CR, CVAE and DE on them): only the cloudy date _0
-# (dataset option mono_temporal, DATA_FORMATS.md §5.3), read as R, G, B (its NIR is dropped)
+# (dataset option mono_temporal, docs/datasets.md §5.3), read as R, G, B (its NIR is dropped)
 # to match the RGB target. Inputs are packed 1xCxHxW; the framework folds time into channels.
 # Everything else (layout, rescaling, splits, protocol) is ./sen2mtc_new.py's.
 _base_ = ['./sen2mtc_new.py']

@@ -5,7 +5,7 @@ _base_ = ['../../_base_/datasets/cuhk_cr2.py', './de_framework.py']
 model = dict(cnp=dict(num_bands=4), weight_net=dict(num_bands=4))
 
 # DE trains on the whole image resized with MATLAB bicubic (no crop) plus a random horizontal
-# flip (MODELS.md §2.4): 512 -> 64 in stage 1 (batch 64), 512 -> 256 in stages 2-3 (batch 16).
+# flip (docs/models.md §2.4): 512 -> 64 in stage 1 (batch 64), 512 -> 256 in stages 2-3 (batch 16).
 # Testing uses the dataset's 256x256 test pipeline (no flip).
 train_pipeline = [
     {{_base_.load_rgb_nir}},

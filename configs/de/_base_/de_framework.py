@@ -1,9 +1,9 @@
 # DE (Sui et al., TGRS 2024) framework defaults shared by every configs/de/ config.
-# Networks (MODELS.md §2.1): CNP = ADM U-Net 96 ch, mult (1,1,2,2,3), attention at ds 4/8;
+# Networks (docs/models.md §2.1): CNP = ADM U-Net 96 ch, mult (1,1,2,2,3), attention at ds 4/8;
 # WA = ADM U-Net 64 ch, mult (1,1,2), no scale-shift. Diffusion (§2.2): T = 1000, linear
 # betas 1e-4 -> 0.02, eps-prediction, x0 clipped. Inference: DDIM 50 steps, eta_DDIM = 0
 # (DE Sec. V-B; the official script defaults to 10 steps), W clamped to [eta, 1] = [0.3, 1].
-# Training (Sec. V-B, MODELS.md §2.4): AdamW lr 1e-5 (weight decay 0), lambda = 1, EMA 0.9999.
+# Training (Sec. V-B, docs/models.md §2.4): AdamW lr 1e-5 (weight decay 0), lambda = 1, EMA 0.9999.
 # A concrete config adds the dataset, the reference network E and the three `stages`.
 _base_ = ['../../_base_/default_runtime.py']
 

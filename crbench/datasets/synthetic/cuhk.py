@@ -1,4 +1,4 @@
-"""Synthetic CUHK-CR1/CUHK-CR2 in the exact download layout (DATA_FORMATS.md §2.9)."""
+"""Synthetic CUHK-CR1/CUHK-CR2 in the exact download layout (docs/datasets.md §2.9)."""
 import os
 import os.path as osp
 from typing import Dict

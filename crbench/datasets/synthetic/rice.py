@@ -1,4 +1,4 @@
-"""Synthetic RICE1 / RICE2 in the raw download layout (DATA_FORMATS.md §3.2, §3.5).
+"""Synthetic RICE1 / RICE2 in the raw download layout (docs/datasets.md §3.2, §3.5).
 
 Writes ``<out_root>/RICE_DATASET/RICE1/{cloud,label}/<n>.png`` (thin clouds) and
 ``RICE2/{cloud,label,mask}/<n>.png`` (thick clouds; the mask is a single-channel

@@ -1,4 +1,4 @@
-"""Synthetic SEN12MS-CR in the exact extracted layout (DATA_FORMATS.md §4.9).
+"""Synthetic SEN12MS-CR in the exact extracted layout (docs/datasets.md §4.9).
 
 Writes, under ``<out_root>/SEN12MSCR``, the twelve ``ROIs<id>_<season>_{s1,s2,s2_cloudy}``
 folders (only those of the requested scenes), ``s1_<scene>`` / ``s2_<scene>`` /

@@ -1,4 +1,4 @@
-"""Synthetic Sen2_MTC_New in the exact extracted layout (DATA_FORMATS.md §5.8).
+"""Synthetic Sen2_MTC_New in the exact extracted layout (docs/datasets.md §5.8).
 
 Writes ``<out_root>/Sen2_MTC_New/{train,val,test}.txt`` and, for every tile,
 ``Sen2_MTC/<TILE>/cloudless/<TILE>_<k>.tif`` plus

@@ -35,7 +35,7 @@ class RandomFlipRotate90(BaseTransform):
     With an integer ``seed`` the draw comes from ``numpy.random.default_rng((seed,
     sample_idx))``: each sample always gets the same transform, whatever worker or
     read order (EMRDM also fixes one transform per sample for the whole run, but
-    indexes it by a per-worker read counter, DATA_FORMATS.md §5.6 and §7.10). With
+    indexes it by a per-worker read counter, docs/datasets.md §5.6 and §7.10). With
     ``seed=None`` a fresh draw is made from numpy's global generator on every read.
 
     The chosen parameters are recorded as ``flip_code`` ('none'|'rows'|'cols') and

@@ -169,7 +169,7 @@ def tiff_header(path: str, channels: Optional[int] = None) -> dict:
 
     Sen2_MTC_New files must decode as H×W×C. A band-sequential file (planar
     configuration 'separate', or one page per band) decodes as C×H×W and would be
-    silently mis-read by a loader that transposes (DATA_FORMATS.md §5.5), so it is
+    silently mis-read by a loader that transposes (docs/datasets.md §5.5), so it is
     refused here with an ``ImageReadError``.
     """
     import tifffile

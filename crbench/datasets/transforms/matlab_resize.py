@@ -1,7 +1,7 @@
 """MATLAB-compatible ``imresize`` (bicubic, antialiased), as the CUHK-CR loaders use.
 
 The DE, EMRDM and collection loaders halve the 512×512 CUHK-CR and RICE images
-with MATLAB's ``imresize`` semantics (DATA_FORMATS.md §2.6 step 3): a cubic
+with MATLAB's ``imresize`` semantics (docs/datasets.md §2.6 step 3): a cubic
 kernel with a = -0.5, widened by 1/scale when shrinking (antialiasing), and
 symmetric edge padding. The output is float and neither rounded nor clipped,
 so overshoot below 0 or above 255 is kept, exactly as the papers' pipelines do.

@@ -11,7 +11,7 @@ from .matlab_resize import matlab_imresize
 
 @TRANSFORMS.register_module()
 class MatlabResize(BaseTransform):
-    """MATLAB-compatible antialiased bicubic resize (DATA_FORMATS.md §2.6 step 3).
+    """MATLAB-compatible antialiased bicubic resize (docs/datasets.md §2.6 step 3).
 
     Give ``scale`` (0.5 for CUHK-CR and RICE: 512 → 256) or ``size=(H, W)``
     (DE stage 1 resizes the whole image to 64). No rounding, no clipping.
@@ -36,7 +36,7 @@ class SymmetricScaling:
     """``v ↦ 2 (v - lo) / (hi - lo) - 1`` and back: the one map between a dataset's
     units and crbench's [-1, 1] (dataset pipelines, scene inference, saved predictions).
 
-    ``clip`` clips to [lo, hi] first (SEN12MS-CR, DATA_FORMATS.md §4.6; CUHK-CR and
+    ``clip`` clips to [lo, hi] first (SEN12MS-CR, docs/datasets.md §4.6; CUHK-CR and
     RICE keep the bicubic overshoot, §2.6), then NaN becomes ``nan_value``.
     """
     lo: float = 0.0
@@ -86,7 +86,7 @@ def scalings_from_pipeline(pipeline: Sequence[dict]) -> Dict[str, SymmetricScali
 class RescaleToSymmetric(BaseTransform):
     """Map values from ``in_range`` to [-1, 1] linearly (:class:`SymmetricScaling`).
 
-    CUHK-CR and RICE use (0, 255) without clipping (DATA_FORMATS.md §2.6 step 5);
+    CUHK-CR and RICE use (0, 255) without clipping (docs/datasets.md §2.6 step 5);
     datasets that clip first (SEN12MS-CR) pass ``clip=True``. NaN becomes
     ``nan_value`` (in the input units) before scaling.
     """

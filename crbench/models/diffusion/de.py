@@ -11,7 +11,7 @@ Pieces, each in one place:
   estimates. Losses: DE Eq. 7 (CNP), Eq. 16 (WA, stop-gradient on the
   diffusion x0) and Eq. 17 (joint).
 
-Three-stage training (DE Sec. IV-D, MODELS.md section 2.3) is one config key,
+Three-stage training (DE Sec. IV-D, docs/models.md section 2.3) is one config key,
 ``stage``, never a code edit:
 
 * stage 1, pure diffusion (64x64 images in DE): loss Eq. 7 ``loss_ddpm``;

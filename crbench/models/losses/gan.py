@@ -1,6 +1,6 @@
 """Adversarial and auxiliary losses of the collection's reference models.
 
-* Logistic (non-saturating) GAN loss of SpA-GAN and AMGAN-CR (MODELS.md §1.4, §1.5).
+* Logistic (non-saturating) GAN loss of SpA-GAN and AMGAN-CR (docs/models.md §1.4, §1.5).
 * WGAN terms and the WGAN-GP gradient penalty of MSDA-CR (§1.2).
 * The KL term and the Laplacian edge term of CVAE (§1.3).
 

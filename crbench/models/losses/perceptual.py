@@ -1,4 +1,4 @@
-"""VGG16 perceptual loss of MSDA-CR (MODELS.md §1.2), for any band count."""
+"""VGG16 perceptual loss of MSDA-CR (docs/models.md §1.2), for any band count."""
 import os
 import warnings
 from pathlib import Path

@@ -1,6 +1,6 @@
 """AMGAN-CR (attention-mechanism GAN for cloud removal) generator.
 
-Re-implemented from ``MODELS.md`` §1.5 (official code:
+Re-implemented from ``docs/models.md`` §1.5 (official code:
 ``littlebeen/Cloud-removal-model-collection``, ``model/models_amgan_cr``). Its
 discriminator is :class:`crbench.models.reference.spagan.PatchDiscriminator`.
 Parameters are registered in the official order with the official shapes, so
@@ -79,7 +79,7 @@ class AttentiveRecurrentMask(nn.Module):
 
 @MODELS.register_module()
 class AMGANCRGenerator(nn.Module):
-    """AMGAN-CR generator (official ``AMGAN``), MODELS.md §1.5.
+    """AMGAN-CR generator (official ``AMGAN``), docs/models.md §1.5.
 
     1. :class:`AttentiveRecurrentMask` predicts a one-channel mask M (4 rounds).
     2. ``g = ReLU(conv3×3(cat(x, M)))`` and ``f = ReLU(conv3×3(x))``.

@@ -1,6 +1,6 @@
 """CVAE for thin cloud removal: ViT encoder + image-conditioned conv decoder.
 
-Re-implemented from ``MODELS.md`` §1.3 (official code:
+Re-implemented from ``docs/models.md`` §1.3 (official code:
 ``littlebeen/Cloud-removal-model-collection``, ``model/cvae``, class ``VAE``).
 Parameters are registered in the official order with the official shapes, so
 an official checkpoint maps onto this class by position (names differ).
@@ -147,7 +147,7 @@ class ConditionalDecoder(nn.Module):
 
 @MODELS.register_module()
 class CVAE(nn.Module):
-    """Conditional VAE cloud remover (official ``VAE``), MODELS.md §1.3.
+    """Conditional VAE cloud remover (official ``VAE``), docs/models.md §1.3.
 
     ``(mu, logvar) = E(x)``; ``z = mu + exp(logvar / 2) · eps``;
     ``y = x + tanh(D(z, x))``. The official model samples eps on every forward,

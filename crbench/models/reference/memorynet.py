@@ -5,7 +5,7 @@ it builds is MPRNet (Zamir et al., "Multi-Stage Progressive Image
 Restoration", CVPR 2021) in its deraining size (n_feat 40): no memory module
 exists anywhere. We keep the collection's name so configs and tables line up
 with the paper that reports it, and re-implement MPRNet from its description
-(MODELS.md §1.1) so that the parameter count matches the official build
+(docs/models.md §1.1) so that the parameter count matches the official build
 exactly (3,638,993 for 4 bands, 3,637,249 for 3 bands).
 
 Layout (C = bands, F = ``n_feat``, S = ``scale_unetfeats``, O = ``scale_orsnetfeats``)::

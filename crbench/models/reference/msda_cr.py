@@ -1,6 +1,6 @@
 """MSDA-CR (multiscale distortion-aware network) generator and its WGAN critic.
 
-Re-implemented from ``MODELS.md`` §1.2 (official code:
+Re-implemented from ``docs/models.md`` §1.2 (official code:
 ``littlebeen/Cloud-removal-model-collection``, ``model/msda``, class
 ``Generate_quarter`` and ``Discriminator``). Parameters are registered in the
 official order with the official shapes, so an official checkpoint maps onto
@@ -154,7 +154,7 @@ class UpSample(nn.Module):
 
 @MODELS.register_module()
 class MSDACRGenerator(nn.Module):
-    """MSDA-CR generator (official ``Generate_quarter``), MODELS.md §1.2.
+    """MSDA-CR generator (official ``Generate_quarter``), docs/models.md §1.2.
 
     A GridDehazeNet-style grid of 3 rows (scales; 16/32/64 channels at full,
     1/2, 1/4 resolution) and 6 columns. Node (i, j) is fed from its left

@@ -1,6 +1,6 @@
 """SpA-GAN (spatial-attention GAN) generator and the conditional PatchGAN critic.
 
-Re-implemented from the facts in ``MODELS.md`` §1.4 (official code:
+Re-implemented from the facts in ``docs/models.md`` §1.4 (official code:
 ``littlebeen/Cloud-removal-model-collection``, ``model/models_spagan``). The
 discriminator is shared with AMGAN-CR (§1.5), which imports it from here, and
 so is the bottleneck residual branch.
@@ -128,7 +128,7 @@ class SpatialAttentionModule(nn.Module):
 
 @MODELS.register_module()
 class SpAGANGenerator(nn.Module):
-    """SpA-GAN generator (official ``SPANet``), MODELS.md §1.4.
+    """SpA-GAN generator (official ``SPANet``), docs/models.md §1.4.
 
     conv3×3 (C→32) + ReLU, 17 bottleneck residual blocks, conv3×3 (32→C); no
     output activation and no global residual. Block ``k`` computes

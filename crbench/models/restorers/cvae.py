@@ -1,4 +1,4 @@
-"""The CVAE framework: Monte-Carlo averaged training and stochastic inference (MODELS.md §1.3)."""
+"""The CVAE framework: Monte-Carlo averaged training and stochastic inference (docs/models.md §1.3)."""
 from typing import Dict, Optional, Sequence
 
 import torch

@@ -1,6 +1,6 @@
 """Adversarial restorers: a generator and a discriminator with two optimisers.
 
-One framework covers the three GAN baselines of the collection (MODELS.md
+One framework covers the three GAN baselines of the collection (docs/models.md
 §1.2, §1.4, §1.5); their recipes differ only in configuration:
 
 ==========  ==========================  ======================================  ===========
@@ -67,7 +67,7 @@ def attention_target_from_images(cloudy: torch.Tensor, gt: torch.Tensor,
                                  upper: float = 1.0) -> torch.Tensor:
     """M = clip(Σ_bands(gt − cloudy), 0, upper) in 0–255 units, from [-1, 1] tensors.
 
-    The official loaders compute M on the resized 0–255 images (MODELS.md §1,
+    The official loaders compute M on the resized 0–255 images (docs/models.md §1,
     quirk 6; upper 1 for CUHK-CR, 10 for RICE); a difference of d in [-1, 1] is
     127.5·d in 0–255 units, so this equals it for 8-bit data. For datasets in
     other units it is the attention target of their [-1, 1] range rendered to

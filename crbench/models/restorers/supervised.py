@@ -67,7 +67,7 @@ class SupervisedRestorer(BaseRestorer):
 
     The network may return one image or a list of images (multi-stage
     networks such as MemoryNet return ``[stage3, stage2, stage1]``): every
-    returned image is supervised with every loss (MODELS.md §1.1: Charbonnier on
+    returned image is supervised with every loss (docs/models.md §1.1: Charbonnier on
     all stages + 0.05 edge loss on all stages) and the first is the prediction.
 
     Args:

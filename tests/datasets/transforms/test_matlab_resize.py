@@ -51,7 +51,7 @@ def test_overshoot_is_kept_not_clipped():
     x = np.zeros((32, 32))
     x[:, 16:] = 255
     out = matlab_imresize(x, 0.5)
-    assert out.min() < 0 and out.max() > 255  # DATA_FORMATS.md §2.6: no rounding/clipping
+    assert out.min() < 0 and out.max() > 255  # docs/datasets.md §2.6: no rounding/clipping
 
 
 def test_rows_sum_to_one_and_float32_is_preserved():

@@ -62,7 +62,7 @@ def batch(n=2, size=8, seed=0):
 
 @pytest.mark.filterwarnings('ignore:.*meta parameter')
 def test_full_size_counts_per_stage(ref_ckpt):
-    """Trainable parameters per stage with the official networks (MODELS.md section 0)."""
+    """Trainable parameters per stage with the official networks (docs/models.md section 0)."""
     def trainable(m):
         return sum(p.numel() for p in m.parameters() if p.requires_grad)
 

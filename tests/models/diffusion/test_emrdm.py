@@ -1,6 +1,6 @@
 """EMRDM framework (crbench/models/diffusion/emrdm.py) against closed forms and paper values.
 
-Reference values: MODELS.md §3.1 (preconditioning examples for alpha = 3), EMRDM
+Reference values: docs/models.md §3.1 (preconditioning examples for alpha = 3), EMRDM
 Eqs. 6, 13-18 and Appendix A.3 (unit-variance derivation), EDM (Karras et al.
 2022) Table 1 for the s(t) = 1 limit, LitEma's warm-up for the EMA.
 """

@@ -7,7 +7,7 @@ from crbench.registry import MODELS
 
 from helpers import n_params
 
-# Official counts (MODELS.md §0): the collection's MPRNet built on CPU.
+# Official counts (docs/models.md §0): the collection's MPRNet built on CPU.
 OFFICIAL_PARAMS = {4: 3_638_993, 3: 3_637_249}
 
 
@@ -80,7 +80,7 @@ def test_bad_bands_and_out_channels():
 
 
 def test_every_parameter_gets_a_gradient():
-    # MemoryNet has no dead parameters (MODELS.md §0): the official training
+    # MemoryNet has no dead parameters (docs/models.md §0): the official training
     # loss (Charbonnier + 0.05 x edge over the three stages) must reach all.
     torch.manual_seed(0)
     net = MemoryNet(in_channels=4)

@@ -1,6 +1,6 @@
 """Reference model zoo: MSDA-CR, SpA-GAN, AMGAN-CR, CVAE and their discriminators.
 
-Parameter counts are the official ones (MODELS.md §0), counted on the meta
+Parameter counts are the official ones (docs/models.md §0), counted on the meta
 device; forwards run on CPU on small inputs.
 """
 import pytest

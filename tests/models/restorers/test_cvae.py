@@ -23,7 +23,7 @@ MAX_ITERS = {'cuhkcr1': 53400, 'cuhkcr2': 44800, 'rice1': 40000, 'rice2': 58800,
 
 
 def cvae_params(bands):
-    # MODELS.md §0: 15,418,847 (3 bands) and 15,690,464 (4 bands, the runnable 4-band decoder
+    # docs/models.md §0: 15,418,847 (3 bands) and 15,690,464 (4 bands, the runnable 4-band decoder
     # table); each band adds 271,617 (patch embedding, latent map, the convs that read the image).
     return 15_418_847 + 271_617 * (bands - 3)
 

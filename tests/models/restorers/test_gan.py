@@ -21,7 +21,7 @@ ADAM = dict(type='OptimWrapper',
             optimizer=dict(type='Adam', lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-5))
 OPTIM = dict(constructor='MultiOptimWrapperConstructor', generator=ADAM, discriminator=ADAM)
 
-# Generator parameter counts: MODELS.md §0 for 3 and 4 bands; other band counts follow
+# Generator parameter counts: docs/models.md §0 for 3 and 4 bands; other band counts follow
 # from the per-band cost of the first/last convs (the 3- and 4-band counts pin it down).
 PARAMS = {
     'spagan': lambda cin, cout: 219_876 + 288 * (cin - 4) + 288 * (cout - 4),
@@ -133,7 +133,7 @@ def test_spagan_weights_and_official_loss_values(repo_root):
     x, att, fake = net.generate(data['inputs'])
     torch.testing.assert_close(x, (data['inputs']['cloudy'] + 1) / 2)
     losses = net.generator_losses(data['inputs'], data['data_samples'], x, att, fake, real)
-    # M of the official loader: clip(sum(gt - cloudy), 0, 1) in 0-255 units (MODELS.md §1)
+    # M of the official loader: clip(sum(gt - cloudy), 0, 1) in 0-255 units (docs/models.md §1)
     gt = net.targets(data['data_samples'])
     mask = ((gt - data['inputs']['cloudy']) * 127.5).sum(1, keepdim=True).clamp(0, 1)
     logits = net.discriminator(torch.cat([x, fake], 1))
@@ -210,7 +210,7 @@ def test_msda_output_is_mapped_from_its_sigmoid_range(repo_root):
 
 def test_attention_target_equals_the_official_formula():
     # The official loaders: M = clip(sum over bands of (gt - cloudy), 0, upper) on the
-    # resized 0-255 images (MODELS.md §1). Computed here with numpy on 0-255 arrays; the
+    # resized 0-255 images (docs/models.md §1). Computed here with numpy on 0-255 arrays; the
     # network's cloudy input has a 4th (NIR) band that M must ignore.
     rng = np.random.default_rng(0)
     cloudy = rng.uniform(0, 255, (16, 16, 4)).astype(np.float32)

@@ -1,7 +1,7 @@
 """ADM-style U-Net ("guided diffusion" family) and DE's two instances of it.
 
 DE (Sui et al., TGRS 2024) uses two U-Nets of the ADM family (DE Table IV,
-MODELS.md section 2.1):
+docs/models.md section 2.1):
 
 * ``DECNP``, the conditional noise predictor: predicts the noise of DE Eq. 8
   from ``concat(x_t, y)`` (``y`` the cloudy image, bilinearly resized to the
@@ -16,7 +16,7 @@ MODELS.md section 2.1):
   4,660,484 parameters for 4 bands (4,658,179 for 3).
 
 The architecture of both is fixed by the official ``large_size=64`` defaults
-even when images are 256x256 (MODELS.md section 2.1).
+even when images are 256x256 (docs/models.md section 2.1).
 
 Module names follow the ADM layout (``time_embed``, ``input_blocks``,
 ``middle_block``, ``output_blocks``, ``out``; ResBlocks with ``in_layers``,

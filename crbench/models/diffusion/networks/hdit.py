@@ -2,7 +2,7 @@
 
 Architecture of Crowson et al., "Scalable High-Resolution Pixel-Space Image
 Synthesis with Hourglass Diffusion Transformers" (ICML 2024), as configured by
-EMRDM (MODELS.md §3.3). All facts below are from MODELS.md:
+EMRDM (docs/models.md §3.3). All facts below are from docs/models.md:
 
 * tokens are channels-last ``[B, h, w, C]``; a patch of ``p x p`` pixels is
   one token (linear, no bias);

@@ -1,6 +1,6 @@
 """Multi-temporal HDiT of EMRDM (``ImageTemporalTransformerDenoiserModel``).
 
-MODELS.md §3.4 (Sen2_MTC_New). The HDiT encoder (patching, down stacks,
+docs/models.md §3.4 (Sen2_MTC_New). The HDiT encoder (patching, down stacks,
 merges, middle stack) runs on every frame with shared weights, frames folded
 into the batch. At the bottleneck a lightweight temporal attention encoder
 (L-TAE style, "TFSA") collapses the time axis: per pixel and per head a
@@ -73,7 +73,7 @@ class TemporalAttention(nn.Module):
 
 class TemporalEncoder(nn.Module):
     """TFSA block: :class:`TemporalAttention` then an AdaRMSNorm GEGLU
-    feed-forward block with residual (MODELS.md §3.4)."""
+    feed-forward block with residual (docs/models.md §3.4)."""
 
     def __init__(self, d_model: int, d_ff: int, cond_features: int, n_heads: int = 16,
                  d_k: int = 48, dropout: float = 0.0):

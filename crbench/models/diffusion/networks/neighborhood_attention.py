@@ -1,6 +1,6 @@
 """2-D neighbourhood attention (NA) without natten.
 
-HDiT (Crowson et al. 2024, MODELS.md §3.3) uses neighbourhood attention at its
+HDiT (Crowson et al. 2024, docs/models.md §3.3) uses neighbourhood attention at its
 high-resolution levels: every query token attends to the ``k x k`` block of
 keys around it. Following natten's definition (dilation 1, odd ``k``), the
 window along each axis starts at ``i - k // 2`` and is shifted back inside the

@@ -12,7 +12,7 @@ from crbench.registry import MODELS
 from helpers import n_params
 
 
-# MODELS.md section 0 (official code, measured): CNP + WA for 4 and 3 bands.
+# docs/models.md section 0 (official code, measured): CNP + WA for 4 and 3 bands.
 @pytest.mark.parametrize('bands, cnp, wa, total', [
     (4, 32_144_740, 4_660_484, 36_805_224),
     (3, 36_800_326 - 4_658_179, 4_658_179, 36_800_326),

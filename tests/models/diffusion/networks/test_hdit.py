@@ -1,4 +1,4 @@
-"""HDiT and the multi-temporal HDiT of EMRDM (MODELS.md §3.3, §3.4)."""
+"""HDiT and the multi-temporal HDiT of EMRDM (docs/models.md §3.3, §3.4)."""
 import pytest
 import torch
 from torch import nn
