@@ -146,3 +146,6 @@ def check_data(cfg: Config, splits: Iterable[str]) -> dict:
         if loader:
             built[split] = DATASETS.build(loader.dataset)
     return built
+
+
+from crbench.inference.api import init_model, restore  # noqa: E402,F401  (the Python API)
