@@ -81,7 +81,7 @@ def section_citations(path: str) -> Iterator[Tuple[int, str, str]]:
     for lineno, line in _lines(path):
         for match in CITATION_RE.finditer(line):
             rest = line[match.end():]
-            rest = rest[len(rest) - len(rest.lstrip('`\'" ')):]  # `docs/x.md` §2
+            rest = rest[len(rest) - len(rest.lstrip('`\'" ')):]  # backticks between the page and §
             while rest.startswith('§'):
                 number = SECTION_RE.match(rest)
                 yield lineno, match.group(1), number.group(1)
