@@ -183,3 +183,77 @@ def test_checks_can_fail(tmp_path):
     assert [c for _, c in cited_paths(str(source))] == ['crbench/no_such_module.py']
     assert not _exists('crbench/no_such_module.py')
     assert [t for _, t in markdown_links(str(source))] == ['no_such.md']
+
+
+# ------------------------------------------------------------------ the documented plugin
+PLUGIN = osp.join(REPO, 'tests', 'data', 'plugin_example')
+PLUGIN_CONFIG = osp.join(PLUGIN, 'configs', 'residual_conv_cuhkcr2.py')
+
+
+def _plugin_env(**extra) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS='1', **extra)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (PLUGIN, env.get('PYTHONPATH')) if p)
+    return env
+
+
+def test_plugin_config_resolves_from_any_folder(tmp_path, monkeypatch):
+    """docs/adding_a_model.md: the plugin config's _base_ paths work outside the repository,
+    through the default (relative to the config file) and through CRBENCH_CONFIGS."""
+    from mmengine.config import Config
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('CRBENCH_CONFIGS', raising=False)
+    import sys
+    monkeypatch.syspath_prepend(PLUGIN)
+    cfg = Config.fromfile(PLUGIN_CONFIG)
+    assert cfg.dataset_name == 'CUHK-CR2' and cfg.default_scope == 'crbench'
+    assert cfg.model.generator.type == 'ResidualConvNet' and 'my_cr_plugin' in sys.modules
+    copy = tmp_path / 'elsewhere' / 'my_config.py'  # a user's copy, far from crbench
+    copy.parent.mkdir()
+    copy.write_text(open(PLUGIN_CONFIG).read())
+    monkeypatch.setenv('CRBENCH_CONFIGS', osp.join(REPO, 'configs'))
+    assert Config.fromfile(str(copy)).train_cfg.type == 'IterBasedTrainLoop'
+    monkeypatch.delenv('CRBENCH_CONFIGS')
+    with pytest.raises(FileNotFoundError):
+        Config.fromfile(str(copy))  # the relative default does not reach crbench from there
+
+
+@pytest.mark.slow
+def test_plugin_trains_tests_and_restores_from_outside(tmp_path):
+    """The documented plugin trains, tests and restores, run from a folder outside crbench."""
+    import glob
+    import json
+    import subprocess
+    import sys
+
+    from crbench.datasets.synthetic import write_cuhk
+    top = write_cuhk(str(tmp_path / 'data'), 'CUHK-CR2', {'train': 2, 'test': 1}, size=32)
+    data_root = osp.join(top, 'CUHK-CR2')
+    loaders = [f'{k}.{a}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+               for a in ('num_workers=0', 'persistent_workers=False')]
+    work = str(tmp_path / 'work')
+    train = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'), PLUGIN_CONFIG, '--work-dir', work,
+         '--data-root', data_root, '--cfg-options', 'train_cfg.max_iters=2',
+         'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2', *loaders],
+        cwd=str(tmp_path), env=_plugin_env(), capture_output=True, text=True, timeout=600)
+    assert train.returncode == 0, train.stderr[-3000:]
+    checkpoint = osp.join(work, 'iter_2.pth')
+    results = str(tmp_path / 'results')
+    test = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'), PLUGIN_CONFIG, checkpoint,
+         '--work-dir', str(tmp_path / 'test'), '--data-root', data_root, '--results-dir',
+         results, '--cfg-options', *loaders],
+        cwd=str(tmp_path), env=_plugin_env(), capture_output=True, text=True, timeout=600)
+    assert test.returncode == 0, test.stderr[-3000:]
+    (record_file, ) = glob.glob(osp.join(results, '*.json'))
+    record = json.load(open(record_file))
+    assert record['model'] == 'residual_conv' and record['synthetic'] is True
+    restore = subprocess.run(
+        [sys.executable, '-c', 'import sys; from crbench.apis import init_model, restore; '
+         'm = init_model(sys.argv[1], sys.argv[2]); '
+         'print(sorted((k, v.shape) for k, v in restore(m, sys.argv[3]).items()))',
+         PLUGIN_CONFIG, checkpoint, data_root],
+        cwd=str(tmp_path), env=_plugin_env(PYTHONPATH=f'{PLUGIN}{os.pathsep}{REPO}'),
+        capture_output=True, text=True, timeout=600)
+    assert restore.returncode == 0, restore.stderr[-3000:]
+    assert "(16, 16, 4)" in restore.stdout
