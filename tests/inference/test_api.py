@@ -127,3 +127,36 @@ def test_restore_equals_test_tool_predictions(setup, model, repo_root, tmp_path)
         rgb = np.asarray(Image.open(osp.join(preds, f'{sample_id}.png')))
         nir = np.asarray(Image.open(osp.join(preds, f'{sample_id}_NIR.png')))
         np.testing.assert_array_equal(pred, np.concatenate([rgb, nir[:, :, None]], axis=2))
+
+
+def test_sen12mscr_file_brings_its_sar_and_matches_arrays(tmp_path):
+    """A cloudy GeoTIFF of a SEN12MS-CR copy is restored with its SAR partner (two inputs);
+    the same arrays given as a dict give the same prediction, in uint16 reflectance ×10⁴."""
+    import glob
+
+    import rasterio
+
+    from crbench.datasets.synthetic.sen12mscr import write_sen12mscr
+    root = write_sen12mscr(str(tmp_path), scenes={'ROIs1158_spring': [31]},
+                           patches_per_scene=1, size=16)
+    model = init_model('configs/spagan/spagan_sen12mscr.py')  # random weights: path plumbing only
+    (cloudy, ) = glob.glob(osp.join(root, '*_s2_cloudy', '*', '*.tif'))
+    (sar, ) = glob.glob(osp.join(root, '*_s1', '*', '*.tif'))
+    by_path = restore(model, cloudy)
+    assert by_path.shape == (16, 16, 13) and by_path.dtype == np.uint16
+    with rasterio.open(cloudy) as c, rasterio.open(sar) as s:
+        arrays = {'cloudy': np.moveaxis(c.read(), 0, -1), 'sar': np.moveaxis(s.read(), 0, -1)}
+    np.testing.assert_array_equal(restore(model, arrays), by_path)
+    with pytest.raises(RestoreError, match='sar'):
+        restore(model, arrays['cloudy'])  # the SAR input is missing
+
+
+def test_a_png_outside_any_dataset_is_read_as_one_image(tmp_path):
+    """RICE models read 3 bands: a lone PNG is restored as the array it holds."""
+    model = init_model('configs/spagan/spagan_rice1.py')
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / 'scene.png')
+    by_path = restore(model, str(tmp_path / 'scene.png'))
+    assert by_path.shape == (16, 16, 3)  # the RICE test pipeline halves the image
+    np.testing.assert_array_equal(by_path, restore(model, image))
+    assert list(restore(model, str(tmp_path))) == ['scene']
