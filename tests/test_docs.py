@@ -15,7 +15,9 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SOURCE_DIRS = ('crbench', 'configs', 'tools')
-SKIP_DIRS = {'.git', '.venv', 'work_dirs', '__pycache__', 'node_modules', 'data', 'results'}
+SKIP_DIRS = {'.git', '.venv', 'work_dirs', '__pycache__', 'node_modules'}
+# Folders of data and generated output (not documentation), relative to the repository.
+SKIP_PATHS = {osp.join(REPO, p) for p in ('data', 'work_dirs', osp.join('leaderboard', 'results'))}
 TEXT_SUFFIXES = ('.py', '.md', '.sh', '.yml', '.yaml', '.txt', '.cfg', '.toml', '.html',
                  '.css', '.js')
 
@@ -31,9 +33,14 @@ HEADING_RE = re.compile(r'^#{1,6}\s+(?:§\s*)?(\d+(?:\.\d+)*)\.?\s')
 PLACEHOLDER = re.compile(r'[<>{}*$\[\]]|\.\.\.|…')
 
 
+def _keep(folder: str, name: str) -> bool:
+    return (name not in SKIP_DIRS and not name.startswith('.')
+            and osp.join(folder, name) not in SKIP_PATHS)
+
+
 def _walk(top: str, suffixes) -> Iterator[str]:
     for folder, dirs, files in os.walk(osp.join(REPO, top)):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith('.'))
+        dirs[:] = sorted(d for d in dirs if _keep(folder, d))
         for name in sorted(files):
             if name.endswith(suffixes):
                 yield osp.join(folder, name)
@@ -43,7 +50,7 @@ def doc_files() -> List[str]:
     """docs/*.md and every README.md of the repository."""
     files = list(_walk('docs', ('.md', )))
     for folder, dirs, names in os.walk(REPO):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith('.'))
+        dirs[:] = sorted(d for d in dirs if _keep(folder, d))
         files += [osp.join(folder, n) for n in names if n == 'README.md']
     return sorted(set(files))
 
