@@ -173,8 +173,12 @@ class RICEDataset(BaseCRDataset):
         """The ids of this split; ``on_disk``: every id with a cloudy or a label image."""
         source = self.split_source
         if source is None:
-            ids = make_rice_split(on_disk, self.split_seed,
-                                  force_test=FIGURE_IDS[self.version])[self.published_split]
+            try:
+                ids = make_rice_split(on_disk, self.split_seed,
+                                      force_test=FIGURE_IDS[self.version])[self.published_split]
+            except ValueError as err:  # a copy too small for the figure ids
+                self.layout_error(f'cannot compute the 8:2 split of the {len(on_disk)} ids on '
+                                  f'disk ({err}); give split_file lists')
         else:
             if not osp.isfile(source):
                 self.layout_error(f'split file {source!r} does not exist')
