@@ -24,7 +24,7 @@ import torch
 from crbench.engine.compat import atomic_write_bytes, file_sha256
 from crbench.version import __version__
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1  # the provenance, per_image and metrics_ci95 fields are additions
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # What makes a run a variant of its repository config (the data root, loader
 # workers or visualisation hooks do not).

@@ -219,6 +219,7 @@ class RICEDataset(BaseCRDataset):
         if incomplete:
             warnings.warn(f'RICEDataset: {len(incomplete)} sample(s) of split {self.split!r} '
                           f'lack a partner file and are skipped, e.g. '
-                          f'{[i["reason"] for i in incomplete[:3]]}')
+                          + '; '.join(f"{i['sample_id']}: {i['reason']}"
+                                      for i in incomplete[:3]))
             self.skipped += incomplete
         return self.finish_data_list(data_list)
