@@ -9,8 +9,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from crbench.apis import ConfigError, DictAction, check_data, prepare_config  # noqa: E402
 from crbench.datasets import DatasetLayoutError  # noqa: E402
-from crbench.datasets.completeness import (IncompleteDatasetError, prepare_test_split,  # noqa: E402
-                                           read_error_message, unreadable_message)
+from crbench.datasets.completeness import (prepare_test_split, read_error_message,  # noqa: E402
+                                           unreadable_message)
 
 
 def parse_args(argv=None):
@@ -33,8 +33,9 @@ def parse_args(argv=None):
     parser.add_argument('--max-images', type=int, default=8,
                         help='how many comparison grids --save-images writes')
     parser.add_argument('--allow-incomplete', action='store_true',
-                        help='score a test split with missing or damaged files (left out and '
-                        'recorded: incomplete: true); refused by default')
+                        help='score a test split with missing or damaged files: they are '
+                        'left out (found by reading every sample once before the run) and '
+                        'the result records incomplete: true; refused by default')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -53,8 +54,7 @@ def main(argv=None) -> int:
                                     f'one with `python tools/train.py {args.config}`')
         datasets = check_data(cfg, splits=('test',))
         datasets['test'] = prepare_test_split(cfg, datasets['test'], args.allow_incomplete)
-    except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError,
-            IncompleteDatasetError) as err:
+    except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
     cfg.load_from = args.checkpoint

@@ -8,6 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from crbench.apis import ConfigError, DictAction, check_data, prepare_config  # noqa: E402
 from crbench.datasets import DatasetLayoutError  # noqa: E402
+from crbench.datasets.completeness import run_reporting_read_errors  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -47,26 +48,17 @@ def main(argv=None) -> int:
     from mmengine.runner import Runner
     from crbench.engine import init_cpu_distributed
     init_cpu_distributed(args.launcher)
-    from crbench.datasets.completeness import read_error_message, unreadable_message
-    try:
-        if cfg.get('stages'):
-            # Multi-stage frameworks (DE: diffusion, then WA, then joint) run every
-            # stage in order in one command; see crbench/engine/multi_stage.py.
-            from crbench.engine.multi_stage import StageError, train_stages
-            try:
-                train_stages(cfg)
-            except StageError as err:
-                print(f'crbench train: {err}', file=sys.stderr)
-                return 2
-            return 0
-        Runner.from_cfg(cfg).train()
-    except RuntimeError as err:  # a damaged data file, also from a loader worker
-        if read_error_message(err) is None:
-            raise
-        print(f'crbench train: {unreadable_message(read_error_message(err), "train")}',
-              file=sys.stderr)
-        return 2
-    return 0
+    if cfg.get('stages'):
+        # Multi-stage frameworks (DE: diffusion, then WA, then joint) run every
+        # stage in order in one command; see crbench/engine/multi_stage.py.
+        from crbench.engine.multi_stage import StageError, train_stages
+        try:
+            return run_reporting_read_errors('train', train_stages, cfg)
+        except StageError as err:
+            print(f'crbench train: {err}', file=sys.stderr)
+            return 2
+    runner = Runner.from_cfg(cfg)
+    return run_reporting_read_errors('train', runner.train)  # a damaged file: exit 2
 
 
 if __name__ == '__main__':

@@ -14,13 +14,14 @@ message, which names the file.
 """
 from typing import List, Optional
 
+from .base import DatasetLayoutError
 from .transforms.loading import ImageReadError
 
 MAX_LISTED = 10
 
 
-class IncompleteDatasetError(RuntimeError):
-    """The split lacks or cannot read some of its files."""
+class IncompleteDatasetError(DatasetLayoutError):
+    """The split lacks some of its files (a layout problem the tools report with exit 2)."""
 
 
 def read_error_message(err: BaseException) -> Optional[str]:
@@ -104,3 +105,18 @@ def prepare_test_split(cfg, dataset, allow_incomplete: bool = False):
     for entry in rebuilt.skipped:
         entry['reason'] = reasons.get(entry['sample_id'], entry['reason'])
     return rebuilt
+
+
+def run_reporting_read_errors(tool: str, fn, *args) -> int:
+    """``fn(*args)``; 0 when it returns, 2 with :func:`unreadable_message` on stderr
+    when a data file cannot be read (also inside a loader worker)."""
+    import sys
+    try:
+        fn(*args)
+    except RuntimeError as err:
+        message = read_error_message(err)
+        if message is None:
+            raise
+        print(f'crbench {tool}: {unreadable_message(message, tool)}', file=sys.stderr)
+        return 2
+    return 0

@@ -22,19 +22,20 @@ Split. No split of RICE is published, only the 8:2 ratio. crbench fixes one:
 ``make_rice_split`` implements it and ``tools/make_rice_split.py`` writes the
 lists. The rule sees every id with a cloudy *or* a label image, so a copy that
 lacks one partner file keeps the same split; the incomplete sample is skipped
-and listed in ``dataset.skipped``.
+and listed in ``dataset.skipped``. RICE1 ships lists for its published ids
+0…499 (400 / 100) in ``crbench/datasets/splits/rice1_{train,test}.txt``; they are
+used by default and a copy whose ids differ is refused with a message. RICE2's id
+range is not known (the paper says 450 triplets, the release reportedly 736,
+figures use ids up to 630), so no RICE2 list is shipped: by default the same rule
+is applied to the ids found on disk (``split_file=None``), which is deterministic
+for a given copy. Run ``tools/make_rice_split.py --root <RICE_DATASET> --version 2``
+to freeze it.
 
 Validation. No validation split is published either. Split 'val' is carved from
-the training split with ``carve_validation_split`` (crbench/datasets/base.py:
+the 8:2 training split with ``carve_validation_split`` (crbench/datasets/base.py:
 10 %, seed 0; RICE1: 360 train / 40 val) and split 'train' is the rest of it, so
 checkpoint selection never sees a test image; 'trainval' is the whole 8:2
-training split (what the papers trained on). RICE1 ships lists for its published ids 0…499 (400 / 100) in
-``crbench/datasets/splits/rice1_{train,test}.txt``; they are used by default and a
-copy whose ids differ is refused with a message. RICE2's id range is not known
-(the paper says 450 triplets, the release reportedly 736, figures use ids up to
-630), so no RICE2 list is shipped: by default the same rule is applied to the ids
-found on disk (``split_file=None``), which is deterministic for a given copy.
-Run ``tools/make_rice_split.py --root <RICE_DATASET> --version 2`` to freeze it.
+training split (what the papers trained on).
 """
 import math
 import os

@@ -244,7 +244,8 @@ def test_rice_split_files_with_unknown_ids_or_none_exit_2(repo_root, tmp_path, r
         err = tool_message(capsys.readouterr().err, 'train')
         assert status == 2 and str(listing) in err and expected in err
     status = train.main(['configs/memorynet/memorynet_rice2.py', '--work-dir', str(tmp_path / 'w'),
-                         '--data-root', rice2, '--cfg-options', 'val_dataloader.dataset.split=vall'])
+                         '--data-root', rice2, '--cfg-options',
+                         'val_dataloader.dataset.split=vall'])
     assert status == 2 and "'vall'" in tool_message(capsys.readouterr().err, 'train')
 
 
