@@ -222,14 +222,20 @@ def test_twelve_band_geotiff_exits_2_naming_it(repo_root, tmp_path, capsys):
     config = 'configs/memorynet/memorynet_sen12mscr.py'
     checkpoint = tiny_checkpoint(repo_root, config, str(tmp_path / 'w.pth'))
     bad = SEN12MSCRDataset(root, split='test').data_list[0]['gt_path']
-    with rasterio.open(bad) as src:
-        profile, data = src.profile, src.read()
-    profile.update(count=12)
-    with rasterio.open(bad, 'w', **profile) as dst:
-        dst.write(data[:12].astype(np.uint16))
+    bad_train = SEN12MSCRDataset(root, split='train').data_list[0]['cloudy_path']
+    for path in (bad, bad_train):
+        with rasterio.open(path) as src:
+            profile, data = src.profile, src.read()
+        profile.update(count=12)
+        with rasterio.open(path, 'w', **profile) as dst:
+            dst.write(data[:12].astype(np.uint16))
     assert run_test(repo_root, tmp_path, config, root, checkpoint) == 2
     err = tool_message(capsys.readouterr().err)
     assert bad in err and 'has 12 band(s) but 13' in err
+    train = load_tool(repo_root, 'train').main(
+        [config, '--work-dir', str(tmp_path / 'train_work'), '--data-root', root,
+         '--cfg-options', *options(['train_cfg.max_iters=20', 'train_dataloader.batch_size=4'])])
+    assert train == 2 and bad_train in tool_message(capsys.readouterr().err, 'train')
 
 
 def test_rice_split_files_with_unknown_ids_or_none_exit_2(repo_root, tmp_path, rice2, capsys):
