@@ -87,7 +87,7 @@ def compare_runs(path_a: str, path_b: str, n_resamples: int = DEFAULT_RESAMPLES,
                            config=record_b.get('config')),
                 dataset=record_a.get('dataset'), split=record_a.get('split'), protocol=protocol,
                 n_common=len(common), difference='B - A', n_resamples=n_resamples, seed=seed,
-                metrics=per_metric, notes=notes)
+                metrics=per_metric, notes=list(dict.fromkeys(notes)))
 
 
 def _fmt(value, digits=4) -> str:
