@@ -78,7 +78,8 @@ def _resolve_stages(cfg) -> list:
     cfg.work_dir = STAGE_WORK_DIR
     out = []
     for stage in parse_stages(cfg):
-        entry = {k: v for k, v in stage.items() if k != 'cfg_options'}
+        # cfg_options and train_pipeline are in the stage's config.
+        entry = {k: v for k, v in stage.items() if k not in ('cfg_options', 'train_pipeline')}
         entry['config'] = _without_bookkeeping(stage_config(cfg, stage).to_dict())
         out.append(entry)
     return out
