@@ -1,10 +1,5 @@
 # AMGAN-CR on CUHK-CR1: configs/_base_/models/amgan_cr.py (docs/models.md §1.5).
-_base_ = [
-    '../_base_/models/amgan_cr.py',
-    '../_base_/datasets/cuhk_cr1.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/amgan_cr.py', '../_base_/datasets/cuhk_cr1.py']
 
 model = dict(generator=dict(in_channels=4, out_channels=4),
              discriminator=dict(in_channels=4, out_channels=4))

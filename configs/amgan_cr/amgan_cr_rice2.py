@@ -1,14 +1,9 @@
 # AMGAN-CR on RICE2: configs/_base_/models/amgan_cr.py (docs/models.md §1.5).
-_base_ = [
-    '../_base_/models/amgan_cr.py',
-    '../_base_/datasets/rice2.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/amgan_cr.py', '../_base_/datasets/rice2.py']
 
+# attention_upper 10: M = clip(sum(gt - cloudy), 0, 10) in 0-255 units
 model = dict(generator=dict(in_channels=3, out_channels=3),
-             discriminator=dict(in_channels=3, out_channels=3),
-             attention_upper=10.0)  # M = clip(sum(gt - cloudy), 0, 10) in 0-255 units
+             discriminator=dict(in_channels=3, out_channels=3), attention_upper=10.0)
 
 # The official AMGAN-CR train loader does not shuffle (docs/models.md §1.5); kept for fidelity.
 train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=False))

@@ -1,18 +1,12 @@
 # AMGAN-CR on SEN12MS-CR: configs/_base_/models/amgan_cr.py (docs/models.md §1.5).
-_base_ = [
-    '../_base_/models/amgan_cr.py',
-    '../_base_/datasets/sen12mscr.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/amgan_cr.py', '../_base_/datasets/sen12mscr.py']
 
 # SAR is concatenated to the cloudy image (13 + 2 = 15 bands in, 13 out), as the
 # EMRDM condition; the generator and the conditional D accept different in/out bands.
 # attention_upper stays 1: M is computed in 0-255 units of the [-1, 1] range from the
 # batch (first bands of the cloudy image), as no 8-bit loader exists for it.
 model = dict(generator=dict(in_channels=15, out_channels=13),
-             discriminator=dict(in_channels=15, out_channels=13),
-             input_keys=('cloudy', 'sar'))
+             discriminator=dict(in_channels=15, out_channels=13), input_keys=('cloudy', 'sar'))
 
 # The official AMGAN-CR train loader does not shuffle (docs/models.md §1.5); kept for fidelity.
 train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=False))

@@ -1,10 +1,5 @@
 # AMGAN-CR on Sen2_MTC_New: configs/_base_/models/amgan_cr.py (docs/models.md §1.5).
-_base_ = [
-    '../_base_/models/amgan_cr.py',
-    '../_base_/datasets/sen2mtc_new.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/amgan_cr.py', '../_base_/datasets/sen2mtc_new.py']
 
 # Mono-temporal Sen2_MTC_New: only the cloudy date _0 (dataset option mono_temporal,
 # docs/datasets.md §5.3). Inputs are packed 1xCxHxW; the framework folds time into channels.

@@ -1,10 +1,5 @@
 # CVAE on CUHK-CR2: configs/_base_/models/cvae.py (docs/models.md §1.3).
-_base_ = [
-    '../_base_/models/cvae.py',
-    '../_base_/datasets/cuhk_cr2.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['../_base_/models/cvae.py', '../_base_/datasets/cuhk_cr2.py']
 
 # Edge term on the first three bands (R, G, B; the NIR band gets none), as officially.
 model = dict(generator=dict(in_channels=4))

@@ -1,10 +1,5 @@
 # CVAE on SEN12MS-CR: configs/_base_/models/cvae.py (docs/models.md §1.3).
-_base_ = [
-    '../_base_/models/cvae.py',
-    '../_base_/datasets/sen12mscr.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['../_base_/models/cvae.py', '../_base_/datasets/sen12mscr.py']
 
 # Edge term on all 13 bands: the official term filters the first three bands, which are
 # R, G, B on every dataset the collection used but B1, B2, B3 (aerosol, blue, green) here.

@@ -1,10 +1,5 @@
 # CVAE on Sen2_MTC_New: configs/_base_/models/cvae.py (docs/models.md §1.3).
-_base_ = [
-    '../_base_/models/cvae.py',
-    '../_base_/datasets/sen2mtc_new_mono_rgb.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['../_base_/models/cvae.py', '../_base_/datasets/sen2mtc_new_mono_rgb.py']
 
 # Mono-temporal Sen2_MTC_New, cloudy date _0 only (the dataset base
 # sen2mtc_new_mono_rgb.py). CVAE's output has as many bands as its input, so the cloudy

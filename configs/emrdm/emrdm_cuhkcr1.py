@@ -10,11 +10,8 @@
 # "Training Steps"). MMEngine's batch_size is per GPU as well, so launch on 3 GPUs
 # (tools/dist_train.sh ... 3); on one GPU set batch_size=12 for the same schedule.
 # The official run validates every epoch (val_interval 45).
-_base_ = [
-    '../_base_/models/emrdm_hdit.py',
-    '../_base_/datasets/cuhk_cr1.py',
-    './_base_/emrdm_runtime.py',
-]
+_base_ = ['../_base_/models/emrdm_hdit.py', '../_base_/datasets/cuhk_cr1.py',
+          './_base_/emrdm_runtime.py']
 
 train_dataloader = dict(batch_size=4)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=22500, val_interval=45)

@@ -9,11 +9,8 @@
 # 448 / 8 = 56 iterations per epoch -> 470 x 56 = 26,320 iterations (Table 5 rounds to
 # 26,300). Launch on 4 GPUs, or set batch_size=8 on one. cuhkv2.yaml validates every
 # 5 epochs (val_interval 280).
-_base_ = [
-    '../_base_/models/emrdm_hdit.py',
-    '../_base_/datasets/cuhk_cr2.py',
-    './_base_/emrdm_runtime.py',
-]
+_base_ = ['../_base_/models/emrdm_hdit.py', '../_base_/datasets/cuhk_cr2.py',
+          './_base_/emrdm_runtime.py']
 
 model = dict(
     p_mean=-1.2, p_std=1.2,

@@ -1,7 +1,9 @@
-# EMRDM on SEN12MS-CR, EMRDM paper Table 5 column "SEN12MS-CR" and docs/models.md §3 (sentinel.yaml).
+# EMRDM on SEN12MS-CR, EMRDM paper Table 5 column "SEN12MS-CR" and docs/models.md §3
+# (sentinel.yaml).
 #
-# Network: the HDiT of configs/_base_/models/emrdm_hdit.py, as on CUHK-CR, with input 28 = 13 (c_in x_sigma) + 2 (S1 VV, VH) + 13 (cloudy S2) and
-# output 13 (39,133,515 parameters). The condition is concat(S1, cloudy S2); mu = cloudy S2.
+# Network: the HDiT of configs/_base_/models/emrdm_hdit.py, as on CUHK-CR, with input
+# 28 = 13 (c_in x_sigma) + 2 (S1 VV, VH) + 13 (cloudy S2) and output 13 (39,133,515
+# parameters). The condition is concat(S1, cloudy S2); mu = cloudy S2.
 # Process: alpha 3.0, sigma_data 1.0, sigma_mu 1.0, sigma_cov 0.9, ln sigma ~ N(-1.2, 1.2^2).
 # Sampler: stochastic Euler, N = 5, S_churn 5.0 (gamma = 5 / 5 = 1.0), S_noise 1.023,
 # S_tmin 0, S_tmax 1e8, sigma in [0.001, 100], rho 7.
@@ -16,11 +18,8 @@
 # To reproduce EMRDM's (leaky, substring-matched) train split, as the paper did:
 #   train_dataloader = dict(dataset=dict(split_mode='legacy_substring'))
 #   train_cfg = dict(max_iters=46 * 14257, val_interval=14257)
-_base_ = [
-    '../_base_/models/emrdm_hdit.py',
-    '../_base_/datasets/sen12mscr.py',
-    './_base_/emrdm_runtime.py',
-]
+_base_ = ['../_base_/models/emrdm_hdit.py', '../_base_/datasets/sen12mscr.py',
+          './_base_/emrdm_runtime.py']
 
 hdit = dict(in_channels=28, out_channels=13)
 model = dict(

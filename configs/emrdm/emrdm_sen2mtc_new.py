@@ -8,11 +8,8 @@
 # every epoch (alpha3.0.yaml). Table 5 lists 64,141 "Training Steps", which does not follow
 # from 500 epochs at this batch; set max_iters=64141 to match that count instead.
 # Launch on 4 GPUs, or set batch_size=32 on one.
-_base_ = [
-    '../_base_/models/emrdm_thdit.py',
-    '../_base_/datasets/sen2mtc_new.py',
-    './_base_/emrdm_runtime.py',
-]
+_base_ = ['../_base_/models/emrdm_thdit.py', '../_base_/datasets/sen2mtc_new.py',
+          './_base_/emrdm_runtime.py']
 
 train_dataloader = dict(batch_size=8)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=37500, val_interval=75)

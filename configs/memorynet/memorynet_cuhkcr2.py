@@ -1,10 +1,5 @@
 # MemoryNet on CUHK-CR2: configs/_base_/models/memorynet.py (docs/models.md §1.1).
-_base_ = [
-    '../_base_/models/memorynet.py',
-    '../_base_/datasets/cuhk_cr2.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['../_base_/models/memorynet.py', '../_base_/datasets/cuhk_cr2.py']
 
 model = dict(generator=dict(in_channels=4))
 

@@ -1,10 +1,5 @@
 # MemoryNet on RICE1: configs/_base_/models/memorynet.py (docs/models.md §1.1).
-_base_ = [
-    '../_base_/models/memorynet.py',
-    '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['../_base_/models/memorynet.py', '../_base_/datasets/rice1.py']
 
 model = dict(generator=dict(in_channels=3))
 

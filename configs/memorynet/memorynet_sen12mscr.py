@@ -1,10 +1,5 @@
 # MemoryNet on SEN12MS-CR: configs/_base_/models/memorynet.py (docs/models.md §1.1).
-_base_ = [
-    '../_base_/models/memorynet.py',
-    '../_base_/datasets/sen12mscr.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['../_base_/models/memorynet.py', '../_base_/datasets/sen12mscr.py']
 
 # Cloudy Sentinel-2 only (13 bands in and out): this generator's output has as many bands
 # as its input (residual / shared convs), so SAR cannot be concatenated. The SAR

@@ -1,14 +1,8 @@
 # MSDA-CR on CUHK-CR2: configs/_base_/models/msda_cr.py (docs/models.md §1.2).
-_base_ = [
-    '../_base_/models/msda_cr.py',
-    '../_base_/datasets/cuhk_cr2.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/msda_cr.py', '../_base_/datasets/cuhk_cr2.py']
 
 # Perceptual loss: VGG16 sees R, G, B (the NIR band gets no perceptual term).
-model = dict(generator=dict(in_channels=4),
-             discriminator=dict(in_channels=4))
+model = dict(generator=dict(in_channels=4), discriminator=dict(in_channels=4))
 
 # Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=44800, val_interval=2240)

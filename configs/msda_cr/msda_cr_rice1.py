@@ -1,13 +1,7 @@
 # MSDA-CR on RICE1: configs/_base_/models/msda_cr.py (docs/models.md §1.2).
-_base_ = [
-    '../_base_/models/msda_cr.py',
-    '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/msda_cr.py', '../_base_/datasets/rice1.py']
 
-model = dict(generator=dict(in_channels=3),
-             discriminator=dict(in_channels=3))
+model = dict(generator=dict(in_channels=3), discriminator=dict(in_channels=3))
 
 # Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)

@@ -1,10 +1,5 @@
 # SpA-GAN on CUHK-CR2: configs/_base_/models/spagan.py (docs/models.md §1.4).
-_base_ = [
-    '../_base_/models/spagan.py',
-    '../_base_/datasets/cuhk_cr2.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/spagan.py', '../_base_/datasets/cuhk_cr2.py']
 
 model = dict(generator=dict(in_channels=4, out_channels=4),
              discriminator=dict(in_channels=4, out_channels=4))

@@ -1,14 +1,9 @@
 # SpA-GAN on RICE1: configs/_base_/models/spagan.py (docs/models.md §1.4).
-_base_ = [
-    '../_base_/models/spagan.py',
-    '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
+_base_ = ['../_base_/models/spagan.py', '../_base_/datasets/rice1.py']
 
+# attention_upper 10: M = clip(sum(gt - cloudy), 0, 10) in 0-255 units
 model = dict(generator=dict(in_channels=3, out_channels=3),
-             discriminator=dict(in_channels=3, out_channels=3),
-             attention_upper=10.0)  # M = clip(sum(gt - cloudy), 0, 10) in 0-255 units
+             discriminator=dict(in_channels=3, out_channels=3), attention_upper=10.0)
 
 # Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)

@@ -4,6 +4,9 @@
 # mapped back to [-1, 1].
 # A concrete config sets the bands (generator and discriminator `in_channels`/`out_channels`),
 # the inputs and `attention_upper`.
+# With the collection's optimiser (../schedules/adam_iter_gan.py; the schedule is set per
+# dataset) and runtime (../gan_runtime.py).
+_base_ = ['../schedules/adam_iter_gan.py', '../gan_runtime.py']
 model_name = 'amgan_cr'
 
 model = dict(

@@ -4,6 +4,9 @@
 # (test_samples=1); set test_samples=N for the mean of N samples or test_sample=False for
 # z = mu. Fixed 256x256 input. Output bands = input bands.
 # A concrete config sets the bands (`generator.in_channels`).
+# With the collection's optimiser (../schedules/adam_iter.py; the schedule is set per
+# dataset) and runtime (../default_runtime.py).
+_base_ = ['../schedules/adam_iter.py', '../default_runtime.py']
 model_name = 'cvae'
 
 model = dict(

@@ -1,4 +1,4 @@
-# EMRDM (Liu et al., CVPR 2025) with its TemporalHDiT network, as EMRDM paper Table 5 trains it on
+# EMRDM (./emrdm.py) with its TemporalHDiT network, as EMRDM paper Table 5 trains it on
 # Sen2_MTC_New (multi-temporal, L = 3; docs/models.md §3.4).
 #
 # Network: TemporalHDiT ("THDiT"), patch 4, widths [256, 512, 768], depths [2, 2, 16], FFN
@@ -7,11 +7,11 @@
 # Per frame l the input is 7 = 3 (c_in x_sigma^l) + 4 (cloudy R, G, B, NIR of frame l);
 # output 3 (RGB). mu^l = cloudy RGB of frame l (mean_bands [0, 1, 2]); the frames get
 # independent noise and share sigma; c_skip / c_out / lambda use sigma^2 / L (EMRDM Eqs. 15-16).
-# Process: alpha 3.0 (Table 5 and ablation/alpha3.0.yaml; the released sen2_mtc_new.yaml has
-# 1.0), sigma_data 1.0, sigma_mu 1.0, sigma_cov 0.9, ln sigma ~ N(-1.4, 1.4^2).
+# Process: ./emrdm.py's; alpha 3.0 as Table 5 and ablation/alpha3.0.yaml (the released
+# sen2_mtc_new.yaml has 1.0).
 # Sampler (Table 5): stochastic Euler, N = 5, S_churn 1.0 (gamma = 0.2), S_noise 1.0,
 # S_tmin 0, S_tmax 100, sigma in [0.001, 100], rho 7 (the yaml samples deterministically).
-model_name = 'emrdm'
+_base_ = ['./emrdm.py']
 
 thdit = dict(
     type='TemporalHDiT', in_channels=7, out_channels=3, patch_size=4,
@@ -25,13 +25,8 @@ thdit = dict(
     pad_value=0.0)
 
 model = dict(
-    type='EMRDM',
     network=thdit,
-    alpha=3.0, sigma_data=1.0, sigma_mu=1.0, sigma_cov=0.9,
-    p_mean=-1.4, p_std=1.4,
-    sigma_min=0.001, sigma_max=100.0, rho=7.0,
     sampler=dict(type='StochasticEulerSampler', num_steps=5, s_churn=1.0, s_noise=1.0,
                  s_tmin=0.0, s_tmax=100.0),
     mean_bands=[0, 1, 2],  # mu^l = RGB of frame l
-    cond_bands=None,       # condition: all 4 bands of frame l
-    data_preprocessor=dict(type='CRDataPreprocessor'))
+    cond_bands=None)       # condition: all 4 bands of frame l

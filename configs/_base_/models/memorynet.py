@@ -1,5 +1,9 @@
-# MemoryNet (the collection's MPRNet, n_feat 40) in crbench's SupervisedRestorer: docs/models.md §1.1.
+# MemoryNet (the collection's MPRNet, n_feat 40) in crbench's SupervisedRestorer
+# (docs/models.md §1.1).
 # A concrete config sets the bands (`generator.in_channels`; output bands = input bands).
+# With the collection's optimiser (../schedules/adam_iter.py; the schedule is set per
+# dataset) and runtime (../default_runtime.py).
+_base_ = ['../schedules/adam_iter.py', '../default_runtime.py']
 model_name = 'memorynet'
 
 model = dict(

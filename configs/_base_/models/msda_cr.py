@@ -5,6 +5,9 @@
 # output is mapped to [-1, 1] by the framework. Output bands = input bands.
 # A concrete config sets the bands (generator and discriminator `in_channels`) and, where
 # R, G, B are not bands 0, 1, 2, the perceptual loss's `rgb_bands`.
+# With the collection's optimiser (../schedules/adam_iter_gan.py; the schedule is set per
+# dataset) and runtime (../gan_runtime.py).
+_base_ = ['../schedules/adam_iter_gan.py', '../gan_runtime.py']
 model_name = 'msda_cr'
 
 model = dict(

@@ -5,11 +5,8 @@
 # here the schedule of ../emrdm_sen2mtc_new.py is kept (effective batch 32, 37,500 iterations).
 # The ablations inherit this file; it inherits the bases of ../emrdm_sen2mtc_new.py directly
 # (within three levels of inheritance).
-_base_ = [
-    '../../_base_/models/emrdm_thdit.py',
-    '../../_base_/datasets/sen2mtc_new.py',
-    '../_base_/emrdm_runtime.py',
-]
+_base_ = ['../../_base_/models/emrdm_thdit.py', '../../_base_/datasets/sen2mtc_new.py',
+          '../_base_/emrdm_runtime.py']
 train_dataloader = dict(batch_size=8)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=37500, val_interval=75)
 
