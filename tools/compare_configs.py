@@ -14,8 +14,8 @@ Usage::
     python tools/compare_configs.py --dump work_dirs/configs_before.json
     # compare the working tree with a git revision (exit 1 on any difference)
     python tools/compare_configs.py --ref HEAD~3
-    # compare the working tree with a snapshot written by --dump
-    python tools/compare_configs.py --snapshot work_dirs/configs_before.json
+    # compare the working tree with a snapshot written by --dump; show the differing values
+    python tools/compare_configs.py --snapshot work_dirs/configs_before.json --values
 
 Configs in ``_base_`` folders are skipped: they are compared through the
 configs that inherit them. Loading a config runs no crbench code.
@@ -122,7 +122,15 @@ def differing_keys(a, b, prefix: str = '') -> list:
     return [] if a == b else [prefix or '<root>']
 
 
-def compare(before: dict, after: dict, max_keys: int = 12) -> int:
+def _value_at(resolved, dotted: str):
+    """The value at a path printed by :func:`differing_keys` (``a.b[0].c``)."""
+    value = resolved
+    for part in dotted.replace('[', '.[').split('.'):
+        value = value[int(part[1:-1])] if part.startswith('[') else value[part]
+    return value
+
+
+def compare(before: dict, after: dict, max_keys: int = 12, values: bool = False) -> int:
     """Print ``same``/``DIFFERENT`` per config; return the number of differing configs."""
     different = 0
     for rel in sorted(set(before) | set(after)):
@@ -141,6 +149,11 @@ def compare(before: dict, after: dict, max_keys: int = 12) -> int:
         shown = ', '.join(keys[:max_keys]) + (f', ... ({len(keys)} in all)'
                                               if len(keys) > max_keys else '')
         print(f'DIFFERENT  {rel}: {shown}')
+        if values:
+            for key in keys[:max_keys]:
+                if not key.endswith(')'):  # not an added/removed key
+                    print(f'    {key}: {_value_at(before[rel], key)!r}\n'
+                          f'    {" " * len(key)}  -> {_value_at(after[rel], key)!r}')
     compared = len(set(before) & set(after))
     print(f'{compared - different} of {compared} configs the same, {different} different; '
           f'{len(set(after) - set(before))} new, {len(set(before) - set(after))} removed')
@@ -164,6 +177,8 @@ def main(argv=None) -> int:
     what.add_argument('--dump', metavar='JSON', help='write the resolved configs to this file')
     what.add_argument('--ref', metavar='REV', help='compare with this git revision')
     what.add_argument('--snapshot', metavar='JSON', help='compare with a file from --dump')
+    parser.add_argument('--values', action='store_true',
+                        help='print the values before and after of each differing key')
     args = parser.parse_args(argv)
 
     current = resolve_tree(REPO)
@@ -183,7 +198,7 @@ def main(argv=None) -> int:
             return 2
         with open(args.snapshot) as f:
             before = json.load(f)
-    return 1 if compare(before, current) else 0
+    return 1 if compare(before, current, values=args.values) else 0
 
 
 if __name__ == '__main__':
