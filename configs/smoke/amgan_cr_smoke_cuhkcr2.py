@@ -7,5 +7,4 @@ model = dict(generator=dict(in_channels=4, out_channels=4, features=1),
              discriminator=dict(in_channels=4, out_channels=4, features=1))
 train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=False))  # as the recipe
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20, val_interval=20)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=10, max_keep_ckpts=2, save_best=None))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10, save_best=None))

@@ -7,5 +7,4 @@ _base_ = ['../_base_/models/cvae.py', './_base_/cuhkcr2_synthetic.py']
 model = dict(generator=dict(in_channels=4, image_size=32, embed_dim=8, num_heads=2,
                             latent_dim=2))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20, val_interval=20)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=10, max_keep_ckpts=2, save_best=None))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10, save_best=None))

@@ -33,5 +33,4 @@ stages = [dict(s, cfg_options=dict(s.cfg_options, train_dataloader=dict(batch_si
                                    train_cfg=dict(max_iters=10, val_interval=10)))
           for s in _base_.stages]
 train_cfg = dict(max_iters=10, val_interval=10)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=10, max_keep_ckpts=1, save_best=None))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10, save_best=None))

@@ -10,10 +10,8 @@ model = dict(network=dict(widths=[16, 32], depths=[1, 1], d_ffs=[32, 64],
                           mapping_d_ff=64, mapping_dropout_rate=0.0))
 
 data_root = 'data/synthetic/C-CUHK/CUHK-CR2'  # tools/make_synthetic_data.py, as ./_base_/
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root))
+train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
 val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20, val_interval=20)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=10, max_keep_ckpts=2, save_best=None))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10, save_best=None))

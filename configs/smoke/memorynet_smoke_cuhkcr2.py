@@ -8,5 +8,4 @@ _base_ = ['../_base_/models/memorynet.py', './_base_/cuhkcr2_synthetic.py']
 model = dict(generator=dict(in_channels=4, n_feat=4, scale_unetfeats=1, scale_orsnetfeats=1,
                             num_cab=1))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20, val_interval=20)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=10, max_keep_ckpts=2, save_best=None))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10, save_best=None))

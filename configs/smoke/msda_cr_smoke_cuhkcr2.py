@@ -9,5 +9,4 @@ model = dict(generator=dict(in_channels=4, base_channels=4, growth_rate=1),
              discriminator=dict(in_channels=4, base_channels=2),
              pixel_losses=dict(perceptual=dict(allow_random=True)))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20, val_interval=20)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=10, max_keep_ckpts=2, save_best=None))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10, save_best=None))

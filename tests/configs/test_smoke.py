@@ -5,11 +5,11 @@ real tools, in a fresh folder as a user would from a clone: synthetic data, the 
 prior, the three DE stages (which find the prior where the prior's training left it), test.
 """
 import glob
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+from helpers import load_tool
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -19,11 +19,7 @@ SYNTHETIC_ROOT = 'data/synthetic/C-CUHK/CUHK-CR2'
 
 
 def tool(name):
-    spec = importlib.util.spec_from_file_location(f'crbench_smoke_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool(name).main
 
 
 def test_every_model_has_a_smoke_config():

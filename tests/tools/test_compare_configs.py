@@ -1,17 +1,7 @@
 """tools/compare_configs.py: resolved configs, stage expansion, and the per-config verdict."""
-import importlib.util
 import json
-import os.path as osp
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'crbench_compare_configs', osp.join(REPO, 'tools', 'compare_configs.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_tool
 
 
 BASE = """
@@ -45,7 +35,7 @@ def write_tree(root, text):
 
 
 def test_stages_compare_by_what_each_stage_runs(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('compare_configs')
     literal = tool.resolve_tree(write_tree(tmp_path / 'literal', LITERAL))
     by_key = tool.resolve_tree(write_tree(tmp_path / 'by_key', BY_KEY))
     assert list(literal) == ['configs/m/m_x.py']  # _base_ folders are skipped
@@ -68,7 +58,7 @@ def test_stages_compare_by_what_each_stage_runs(tmp_path, capsys):
 
 
 def test_dump_and_snapshot_round_trip(tmp_path, monkeypatch, capsys):
-    tool = load_tool()
+    tool = load_tool('compare_configs')
     root = write_tree(tmp_path / 'tree', LITERAL)
     monkeypatch.setattr(tool, 'REPO', root)
     dump = str(tmp_path / 'snap.json')
