@@ -6,7 +6,8 @@ A config's resolved form is what MMEngine builds from it after following every
 is resolved one step further: ``stages`` becomes, per stage, the stage's entry
 as ``parse_stages`` reads it and the complete config that stage's Runner gets
 (``stage_config``), so two ways of writing the same stages compare equal and
-two stages that would train differently do not.
+two stages that would train differently do not. Both sides are expanded with
+this checkout's multi_stage.py.
 
 Usage::
 
@@ -18,7 +19,7 @@ Usage::
     python tools/compare_configs.py --snapshot work_dirs/configs_before.json --values
 
 Configs in ``_base_`` folders are skipped: they are compared through the
-configs that inherit them. Loading a config runs no crbench code.
+configs that inherit them. Configs are only loaded, nothing is built.
 """
 import argparse
 import glob
