@@ -207,6 +207,9 @@ def stage_config(cfg, stage: dict):
             stage_cfg.pop(key)
     options = _dotted_leaves(stage['cfg_options'])
     if stage.get('train_pipeline'):
+        if 'train_dataloader.dataset.pipeline' in options:
+            raise StageError(f'stage {stage["name"]}: give the training pipeline either as '
+                             'train_pipeline or in cfg_options, not both')
         options['train_dataloader.dataset.pipeline'] = _to_dict(cfg[stage['train_pipeline']])
     try:
         check_override_keys(stage_cfg, options)

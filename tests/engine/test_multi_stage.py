@@ -322,6 +322,10 @@ def test_stage_names_its_training_pipeline_by_key():
     assert second.train_dataloader == dict(batch_size=16, dataset=dict(pipeline=pipelines['pipe']))
     first.train_dataloader.dataset.pipeline[0]['size'] = (8, 8)  # a copy: the top level keeps it
     assert top.pipe_64[0]['size'] == (64, 64) and top.train_dataloader.dataset.pipeline == []
+    both = parse_stages(_cfg([dict(name='s', train_pipeline='pipe', cfg_options={
+        'train_dataloader.dataset.pipeline': []})], **pipelines))[0]
+    with pytest.raises(StageError, match='not both'):
+        stage_config(top, both)
 
 
 def test_check_start_keys(tmp_path):
