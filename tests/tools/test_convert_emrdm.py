@@ -142,7 +142,10 @@ def test_converted_weights_load_strictly_and_give_equal_outputs(converter, tiny_
     assert not torch.equal(outputs(fresh), outputs(raw if use_ema else ema))
     meta = converted['meta']
     assert meta['weights'] == ('ema' if use_ema else 'raw') and meta['global_step'] == 1234
-    assert meta['official_repo'] == 'Ly403/EMRDM' and len(meta['source_sha256']) == 64
+    assert meta['official_repo'] == 'Ly403/EMRDM'
+    assert len(meta['sources']['checkpoint']['sha256']) == 64
+    assert meta['source_format'] == ('emrdm_lightning_ema' if use_ema else 'emrdm_lightning_raw')
+    assert meta['input_conventions']['value_range'] == [-1.0, 1.0]
     assert meta.get('ema_num_updates') == (1234 if use_ema else None)
 
 
