@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # MMEngine loads non-strictly; load_weights (below) is strict
     cfg.launcher = args.launcher
     if args.save_images:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
@@ -70,11 +70,12 @@ def main(argv=None) -> int:
     from crbench.engine import init_cpu_distributed
     from crbench.results import build_record, write_record
     init_cpu_distributed(args.launcher)
-    from crbench.engine import UntrustedCheckpointError
+    from crbench.engine import UntrustedCheckpointError, WeightsMismatchError, load_weights
     runner = Runner.from_cfg(cfg)
     try:
+        load_weights(runner.model, args.checkpoint)  # strict; generator-only files accepted
         metrics = runner.test()
-    except UntrustedCheckpointError as err:
+    except (UntrustedCheckpointError, WeightsMismatchError) as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
 

@@ -159,17 +159,19 @@ def blend_window_1d(length: int, overlap: int, margin: int, ramp_start: bool,
 # --------------------------------------------------------------------------- model
 def load_model(config: str, checkpoint: str, device: str = 'cpu',
                cfg_options: Optional[dict] = None):
-    """Build the config's model and load ``checkpoint`` under crbench's trust rule.
+    """Build the config's model and load ``checkpoint`` strictly
+    (:func:`crbench.engine.checkpoint.load_weights`: generator-only files, as the
+    converters write them, are accepted; the checkpoint's input conventions applied).
 
     ``cfg_options`` overrides config keys as ``--cfg-options`` does for tools/test.py.
 
-    Returns ``(model, cfg)``; the model is in eval mode on ``device``.
+    Returns ``(model, cfg)``; the model is in eval mode on ``device``. A file that does not
+    fit raises :class:`SceneInferenceError` naming the keys (and the converter to run).
     """
-    from mmengine.runner import load_checkpoint
-
+    from crbench.apis import ConfigError, load_config
+    from crbench.engine.checkpoint import WeightsMismatchError, load_weights
     from crbench.registry import MODELS
     from crbench.setup_env import register_all_modules
-    from crbench.apis import ConfigError, load_config
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist; train one with '
                                 f'`python tools/train.py {config}`')
@@ -180,14 +182,9 @@ def load_model(config: str, checkpoint: str, device: str = 'cpu',
     register_all_modules()
     model = MODELS.build(cfg.model)
     try:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    except RuntimeError as err:
-        if 'state_dict' not in str(err) and 'size mismatch' not in str(err):
-            raise
-        raise SceneInferenceError(
-            f'the weights in {checkpoint!r} do not fit the model of {config!r} '
-            f'({str(err).strip().splitlines()[0]} ...); pass the config the checkpoint was '
-            'trained with') from None
+        load_weights(model, checkpoint)
+    except WeightsMismatchError as err:
+        raise SceneInferenceError(f'{err} (config: {config})') from None
     model.to(device).eval()
     return model, cfg
 

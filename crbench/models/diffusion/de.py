@@ -309,10 +309,8 @@ class DiffusionEnhancement(BaseRestorer):
                 "(or use fusion='none' for pure diffusion).")
         # crbench's own training checkpoints (sidecar digest) load in full; any other
         # file (official, converted weights) with weights_only=True.
-        from crbench.engine.compat import load_checkpoint_file
-        state = load_checkpoint_file(path, map_location='cpu')
-        state = _strip_reference_state(state, self.reference.state_dict().keys(), prefixes, path)
-        self.reference.load_state_dict(state, strict=True)
+        from crbench.engine.checkpoint import load_network_weights
+        load_network_weights(self.reference, path, prefixes)  # strict; names the converter
 
     @staticmethod
     def _drop_reference_keys(module, state_dict, prefix, local_metadata):
