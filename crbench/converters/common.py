@@ -114,3 +114,27 @@ def detect_source_format(state: StateDict) -> Optional[str]:
     if any(k.startswith(collection_markers) for k in keys):
         return 'collection'
     return None
+
+
+#: A key fragment of each collection model's generator (or discriminator) state dict.
+_COLLECTION_MODEL_MARKERS = (('SAM1.', 'spagan'), ('det_conv', 'amgan_cr'),
+                             ('shallow_feat1.', 'memorynet'), ('rdb_module.', 'msda_cr'),
+                             ('encoder.patch_embedding.', 'cvae'), ('layer1_new.', 'msda_cr'))
+
+
+def converter_command(state: StateDict, path: str, config: str = 'CONFIG') -> Optional[str]:
+    """The command that converts the unconverted official file ``path`` (whose state dict
+    is ``state``), or None when its layout is not an official one."""
+    found = detect_source_format(state)
+    if found is None:
+        return None
+    stem = osp.splitext(osp.basename(path))[0]
+    out = f'{stem}_crbench.pth'
+    if found == 'collection':
+        model = next((m for marker, m in _COLLECTION_MODEL_MARKERS
+                      if any(marker in k for k in state)), 'MODEL')
+        return f'python tools/model_converters/convert_collection.py {model} {path} {out}'
+    if found.startswith('emrdm'):
+        ema = ' --ema' if found.endswith('ema') else ''
+        return f'python tools/model_converters/convert_emrdm.py {config} {path} {out}{ema}'
+    return f'python tools/model_converters/convert_de.py {config} {path} {out}'

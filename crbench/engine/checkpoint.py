@@ -69,12 +69,12 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _advice(state: Dict[str, torch.Tensor], path: str) -> str:
-    from crbench.converters.common import SOURCE_FORMATS, detect_source_format
+    from crbench.converters.common import (SOURCE_FORMATS, converter_command,
+                                           detect_source_format)
     found = detect_source_format(state)
     if found:
-        description, command = SOURCE_FORMATS[found]
-        return (f' {path!r} looks like an unconverted {description}; convert it first:\n'
-                f'    {command}\nand pass the converted file.')
+        return (f' {path!r} looks like an unconverted {SOURCE_FORMATS[found][0]}; convert it '
+                f'first:\n    {converter_command(state, path)}\nand pass the converted file.')
     return (' Pass the config the checkpoint was trained with, or convert official weights '
             'with tools/model_converters/ (convert_collection.py, convert_emrdm.py, '
             'convert_de.py).')
