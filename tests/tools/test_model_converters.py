@@ -392,3 +392,63 @@ def test_three_band_spagan_of_unknown_origin_needs_source(tmp_path):
     official = official[-1] if isinstance(official, (tuple, list)) else official
     folded = folded[-1] if isinstance(folded, (tuple, list)) else folded
     torch.testing.assert_close(folded, official.flip(1), rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# DE (littlebeen/Diffusion-Enhancement-for-CR): guided-diffusion SuperResModel state dicts
+# ----------------------------------------------------------------------------------------
+DE_CONFIG = 'configs/de/de_memorynet_rice1.py'
+DE_SMALL = dict(model_channels=32, channel_mult=(1, 2), attention_downsample=(2,), num_heads=1)
+
+
+def official_de_state(with_wa=True, seed=0):
+    """An official DE checkpoint's names: the U-Net's own ADM names, the WA net under sjlnet."""
+    torch.manual_seed(seed)
+    cnp = build(dict(type='DECNP', num_bands=3, **DE_SMALL))
+    sd = OrderedDict(cnp.state_dict())
+    if with_wa:
+        wa = build(dict(type='DEWeightNet', num_bands=3, **DE_SMALL))
+        sd.update(('sjlnet.' + k, v) for k, v in wa.state_dict().items())
+    return sd
+
+
+def de_options():
+    opts = {f'model.cnp.{k}': v for k, v in DE_SMALL.items()}
+    opts.update({f'model.weight_net.{k}': v for k, v in DE_SMALL.items()})
+    return opts
+
+
+def test_de_official_checkpoint_converts_by_name(repo_root, tmp_path, capsys):
+    from crbench.converters import de
+    sd = official_de_state()
+    # ADM names as the official guided_diffusion/unet.py registers them
+    for key in ('time_embed.0.weight', 'input_blocks.0.0.weight', 'middle_block.1.qkv.weight',
+                'out.2.weight', 'sjlnet.input_blocks.0.0.weight', 'sjlnet.out.2.weight'):
+        assert key in sd, key
+    path = save(sd, tmp_path / 'model200000.pt')
+    converted = de.convert(osp.join(repo_root, DE_CONFIG), path, de_options())
+    state, meta = converted['state_dict'], converted['meta']
+    assert torch.equal(state['cnp.input_blocks.0.0.weight'], sd['input_blocks.0.0.weight'])
+    assert torch.equal(state['weight_net.out.2.weight'], sd['sjlnet.out.2.weight'])
+    assert set(state) == {('weight_net.' + k[7:]) if k.startswith('sjlnet.') else 'cnp.' + k
+                          for k in sd}
+    assert meta['source_format'] == 'de_guided_diffusion'
+    assert meta['input_conventions']['value_range'] == [-1.0, 1.0]
+    assert meta['networks'] == ['cnp', 'weight_net']
+    assert 'found littlebeen/Diffusion-Enhancement-for-CR' in capsys.readouterr().out
+    # the converted networks load strictly into the DE framework's networks
+    net = torch.nn.Module()
+    net.cnp = build(dict(type='DECNP', num_bands=3, **DE_SMALL))
+    net.weight_net = build(dict(type='DEWeightNet', num_bands=3, **DE_SMALL))
+    net.load_state_dict(state, strict=True)
+
+
+def test_de_checkpoint_without_wa_is_refused_for_a_wa_config(repo_root, tmp_path):
+    from crbench.converters import de
+    path = save(official_de_state(with_wa=False), tmp_path / 'model.pt')
+    with pytest.raises(de.ConversionError, match=r"missing \(official names: 'sjlnet\."):
+        de.convert(osp.join(repo_root, DE_CONFIG), path, de_options())
+    # an unconverted DE file given to a crbench tool names this converter
+    from crbench.converters.common import converter_command
+    assert converter_command(official_de_state(), path).startswith(
+        'python tools/model_converters/convert_de.py CONFIG ' + path)
