@@ -50,7 +50,6 @@ there are two ways on:
    (which torch never loads) are refused.
 """
 import argparse
-import os
 import os.path as osp
 import pickle
 import sys
