@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     from crbench.engine import UntrustedCheckpointError, WeightsMismatchError, load_weights
     runner = Runner.from_cfg(cfg)
     try:
-        load_weights(runner.model, args.checkpoint)  # strict; generator-only files accepted
+        load_weights(runner.model, args.checkpoint, cfg=cfg)  # strict; generator-only accepted
         metrics = runner.test()
     except (UntrustedCheckpointError, WeightsMismatchError) as err:
         print(f'crbench test: {err}', file=sys.stderr)

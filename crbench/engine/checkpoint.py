@@ -99,9 +99,11 @@ def _load_exact(module: torch.nn.Module, state, path: str, what: str) -> None:
 
 
 def load_weights(model: torch.nn.Module, path: str, *, generator_only_ok: bool = True,
-                 apply_conventions: bool = True) -> dict:
+                 apply_conventions: bool = True, cfg=None) -> dict:
     """Load ``path`` into ``model`` strictly (module docstring); returns the file's ``meta``
-    with ``meta['loaded']`` saying what was loaded.
+    with ``meta['loaded']`` saying what was loaded. With the run's ``cfg``, a source
+    training resolution the test pipeline does not keep is noted (printed and in
+    ``meta['notes']``).
 
     Raises :class:`WeightsMismatchError` (keys, shapes, conventions),
     :class:`FileNotFoundError` and :class:`crbench.engine.UntrustedCheckpointError`.
@@ -133,8 +135,31 @@ def load_weights(model: torch.nn.Module, path: str, *, generator_only_ok: bool =
                       f'generator only ({", ".join(absent_parts)} absent: not used to test or '
                       'infer)')
     if apply_conventions:
-        apply_input_conventions(model, meta, path)
+        note = apply_input_conventions(model, meta, path)
+        notes = [note] if note else []
+        if cfg is not None:
+            notes += resolution_notes(meta, cfg)
+        for note in notes:
+            print(f'crbench: {path}: {note}')
+        if notes:
+            meta['notes'] = notes
     return meta
+
+
+def resolution_notes(meta: dict, cfg) -> list:
+    """A note when the source trained at a fixed resolution and the config's test
+    pipeline resizes images (crbench keeps its protocol; the note makes it visible)."""
+    size = (meta.get('input_conventions') or {}).get('training_resolution')
+    if not isinstance(size, int):
+        return []
+    loader = cfg.get('test_dataloader') or {}
+    pipeline = (loader.get('dataset') or {}).get('pipeline') or []
+    resizes = [step for step in pipeline if 'Resize' in str(step.get('type', ''))]
+    if not resizes:
+        return []
+    return [f'its source trained at {size} px, and this config\'s test pipeline resizes '
+            f'images ({resizes[0]}); the metrics follow the config\'s protocol. To test at '
+            'the source\'s resolution, remove the resize from test_dataloader.dataset.pipeline']
 
 
 def load_network_weights(network: torch.nn.Module, path: str,

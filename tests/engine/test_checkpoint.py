@@ -113,3 +113,17 @@ def test_network_weights_for_a_frozen_prior(tmp_path):
                      if k != 'conv_out.weight')
     with pytest.raises(WeightsMismatchError, match='conv_out.weight'):
         load_network_weights(network, save(sd, tmp_path / 'm.pth'))
+
+
+def test_source_resolution_is_noted_when_the_pipeline_resizes(tmp_path, capsys):
+    from mmengine.config import Config
+    meta = {'input_conventions': {'band_order': 'RGB', 'value_range': [0.0, 1.0],
+                                  'training_resolution': 512}}
+    path = save({'state_dict': build().state_dict(), 'meta': meta}, tmp_path / 'r.pth')
+    resizing = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[
+        dict(type='LoadImageBands'), dict(type='MatlabResize', scale=0.5)]))))
+    loaded = load_weights(build(), path, cfg=resizing)
+    assert any('trained at 512 px' in n and 'MatlabResize' in n for n in loaded['notes'])
+    assert 'trained at 512 px' in capsys.readouterr().out
+    native = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[dict(type='LoadImageBands')]))))
+    assert 'notes' not in load_weights(build(), path, cfg=native)
