@@ -71,8 +71,8 @@ def main(argv=None) -> int:
     from crbench.results import build_record, write_record
     init_cpu_distributed(args.launcher)
     from crbench.engine import UntrustedCheckpointError, WeightsMismatchError, load_weights
-    runner = Runner.from_cfg(cfg)
     try:
+        runner = Runner.from_cfg(cfg)  # builds DE's frozen reference: loaded strictly too
         load_weights(runner.model, args.checkpoint, cfg=cfg)  # strict; generator-only accepted
         metrics = runner.test()
     except (UntrustedCheckpointError, WeightsMismatchError) as err:

@@ -51,20 +51,14 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from .common import ConversionError, StateDict, conversion_meta, read_state_dict, shorten
+from .common import (PENN000_RELEASES, ConversionError, StateDict, conversion_meta,
+                     read_state_dict, shorten)
 
 OFFICIAL_REPO = 'littlebeen/Cloud-removal-model-collection'
 PENN000_REPO = 'Penn000/SpA-GAN_for_cloud_removal'
 MODEL_NAMES = ('memorynet', 'msda_cr', 'spagan', 'amgan_cr', 'cvae')
 GAN_MODELS = ('msda_cr', 'spagan', 'amgan_cr')
 SOURCES = ('auto', 'collection', 'penn000')
-
-#: sha256 of the generators Penn000 published (pretrained_models/RICE{1,2}/gen_model_epoch_200.pth
-#: at commit 63f98668).
-PENN000_RELEASES = {
-    '1a9f87f50e4b439b64675d1612f06604a6bc61748f7d9fe6cf252ba371ec3f16': 'RICE1',
-    '9706b2e29b331366b1b9b83288ac3d8568bc58efebe1b8dee66a696b99531744': 'RICE2',
-}
 
 #: How each source fed its networks (meta ``input_conventions``, before folding).
 CONVENTIONS = {

@@ -97,9 +97,22 @@ def conversion_meta(converter: str, official_repo: str, source_format: str,
     return meta
 
 
-def detect_source_format(state: StateDict) -> Optional[str]:
+#: sha256 of the generators Penn000 published (pretrained_models/RICE{1,2}/gen_model_epoch_200.pth
+#: at commit 63f98668): their key names are the collection's, their conventions are not.
+PENN000_RELEASES = {
+    '1a9f87f50e4b439b64675d1612f06604a6bc61748f7d9fe6cf252ba371ec3f16': 'RICE1',
+    '9706b2e29b331366b1b9b83288ac3d8568bc58efebe1b8dee66a696b99531744': 'RICE2',
+}
+
+
+def detect_source_format(state: StateDict, path: Optional[str] = None) -> Optional[str]:
     """The official layout of an unconverted state dict, or None (used to name the
-    converter when such a file is given to a crbench tool)."""
+    converter when such a file is given to a crbench tool). With ``path``, Penn000's
+    published SpA-GAN files are recognised by their sha256."""
+    if path is not None and osp.isfile(path):
+        from crbench.engine.compat import file_sha256
+        if file_sha256(path) in PENN000_RELEASES:
+            return 'penn000_spagan'
     keys = list(state)
     if any(k.startswith('model.diffusion_model.') for k in keys):
         return ('emrdm_lightning_ema' if any(k.startswith('model_ema.') for k in keys)
@@ -125,11 +138,13 @@ _COLLECTION_MODEL_MARKERS = (('SAM1.', 'spagan'), ('det_conv', 'amgan_cr'),
 def converter_command(state: StateDict, path: str, config: str = 'CONFIG') -> Optional[str]:
     """The command that converts the unconverted official file ``path`` (whose state dict
     is ``state``), or None when its layout is not an official one."""
-    found = detect_source_format(state)
+    found = detect_source_format(state, path)
     if found is None:
         return None
     stem = osp.splitext(osp.basename(path))[0]
     out = f'{stem}_crbench.pth'
+    if found == 'penn000_spagan':
+        return f'python tools/model_converters/convert_collection.py spagan {path} {out}'
     if found == 'collection':
         model = next((m for marker, m in _COLLECTION_MODEL_MARKERS
                       if any(marker in k for k in state)), 'MODEL')

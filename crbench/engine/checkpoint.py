@@ -71,7 +71,7 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def _advice(state: Dict[str, torch.Tensor], path: str) -> str:
     from crbench.converters.common import (SOURCE_FORMATS, converter_command,
                                            detect_source_format)
-    found = detect_source_format(state)
+    found = detect_source_format(state, path)
     if found:
         return (f' {path!r} looks like an unconverted {SOURCE_FORMATS[found][0]}; convert it '
                 f'first:\n    {converter_command(state, path)}\nand pass the converted file.')

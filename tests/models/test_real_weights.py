@@ -171,6 +171,7 @@ def test_unconverted_official_file_is_refused_by_test_tool(repo_root, tmp_path):
     assert out.returncode == 2, out.stderr[-2000:]
     assert 'convert_collection.py spagan ' + osp.join(FIXTURES, 'RICE1_gen_model_epoch_200.pth') in out.stderr
     assert "'gen.gen.conv_in.0.weight'" in out.stderr and 'missing' in out.stderr
+    assert 'unconverted Penn000/SpA-GAN_for_cloud_removal generator' in out.stderr
     assert 'Traceback' not in out.stderr
     assert not results.exists() or not any(results.rglob('*.json'))
 
