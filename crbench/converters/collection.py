@@ -529,7 +529,7 @@ def main(argv=None) -> int:
         checkpoint = convert(args.model, args.generator, args.discriminator, args.source)
     except (ConversionError, FileNotFoundError, KeyError, ValueError) as err:
         print(f'convert_collection: {err}', file=sys.stderr)
-        return 1
+        return 2  # bad input: the message says what and how to fix it
     atomic_torch_save(checkpoint, args.out)
     meta = checkpoint['meta']
     print(f'convert_collection: found {meta["source_format_description"]}')

@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         checkpoint = convert(args.config, args.checkpoint, args.cfg_options)
     except (ConversionError, ConfigError, FileNotFoundError) as err:
         print(f'convert_de: {err}', file=sys.stderr)
-        return 1
+        return 2  # bad input: the message says what and how to fix it
     atomic_torch_save(checkpoint, args.out)
     print(f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors "
           f"({', '.join(checkpoint['meta']['networks'])})")

@@ -326,7 +326,7 @@ def main(argv=None) -> int:
                              args.stub_objects)
     except (ConversionError, ConfigError, FileNotFoundError) as err:
         print(f'convert_emrdm: {err}', file=sys.stderr)
-        return 1
+        return 2  # bad input: the message says what and how to fix it
     atomic_torch_save(checkpoint, args.out)
     meta = checkpoint['meta']
     print(f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors, {meta['weights']} "

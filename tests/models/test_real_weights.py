@@ -176,8 +176,8 @@ def test_unconverted_official_file_is_refused_by_test_tool(repo_root, tmp_path):
     assert not results.exists() or not any(results.rglob('*.json'))
 
 
-def test_swapped_blocks_in_the_official_file_are_refused(tmp_path):
-    from crbench.converters.collection import ConversionError, convert
+def test_swapped_blocks_in_the_official_file_are_refused(tmp_path, capsys):
+    from crbench.converters.collection import ConversionError, convert, main
     sd = torch.load(osp.join(FIXTURES, 'RICE1_gen_model_epoch_200.pth'), map_location='cpu',
                     weights_only=True)
     items = list(sd.items())
@@ -191,3 +191,9 @@ def test_swapped_blocks_in_the_official_file_are_refused(tmp_path):
         convert('spagan', str(path), source='penn000')
     assert 'res_block9.group1.conv1.weight' in str(err.value)
     assert 'res_block7.group1.conv1.weight' in str(err.value)
+    # the command line: exit 2, both names, nothing written
+    out = tmp_path / 'never.pth'
+    assert main(['spagan', str(path), str(out), '--source', 'penn000']) == 2
+    message = capsys.readouterr().err
+    assert 'res_block9.group1.conv1.weight' in message and 'res_block7' in message
+    assert not out.exists()

@@ -334,7 +334,7 @@ def test_mismatches_fail_with_the_keys_named(tmp_path, capsys):
                        r"res_block3\.group1\.conv1\.weight"):
         cc.convert('spagan', save(OrderedDict(items), tmp_path / 'swapped.pth'))
     # the wrong model for the file
-    assert cc.main(['memorynet', save(sd, tmp_path / 'd.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert cc.main(['memorynet', save(sd, tmp_path / 'd.pth'), str(tmp_path / 'o.pth')]) == 2
     assert 'shallow_feat1.0.weight' in capsys.readouterr().err
     assert not os.path.exists(tmp_path / 'o.pth')
     # MemoryNet: an extra key fails the strict load, named
