@@ -113,7 +113,8 @@ def load_weights(model: torch.nn.Module, path: str, *, generator_only_ok: bool =
     what = f'the model ({type(model).__name__})'
     expected = list(model.state_dict())
     missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in set(expected)]
+    known = set(expected)
+    unexpected = [k for k in state if k not in known]
     absent_parts = []
     if generator_only_ok and missing and not unexpected:
         for part in TRAINING_ONLY_PARTS:
@@ -186,7 +187,8 @@ def load_network_weights(network: torch.nn.Module, path: str,
                             if k.startswith(chosen))
         what += f' (the {chosen!r} part of the file)'
     missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in set(expected)]
+    known = set(expected)
+    unexpected = [k for k in state if k not in known]
     if missing or unexpected:
         raise _mismatch(path, what, missing, unexpected, state)
     _load_exact(network, state, path, what)
