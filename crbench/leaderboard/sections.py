@@ -130,7 +130,7 @@ def build_sections(tidy: pd.DataFrame, synthetic: bool = False) -> list[Section]
 
     With ``synthetic=False`` only real rows are used and every registered
     dataset gets a section, with a gap row for each model of the model index
-    that has a config but no run. With ``synthetic=True`` only synthetic runs
+    that has a config but no run (unregistered datasets: no gap rows). With ``synthetic=True`` only synthetic runs
     are used. 95 % intervals follow reproduced means as ``mean [low, high]``;
     variant and incomplete runs are labelled and never bold.
     """
@@ -147,8 +147,8 @@ def build_sections(tidy: pd.DataFrame, synthetic: bool = False) -> list[Section]
         metrics = sorted({r['metric'] for r in d if _shown_metric(r['metric'])}, key=metric_rank)
         by_model = _group(d, ('model',))
         models = {k[0] for k in by_model}
-        if not synthetic:
-            models |= set(implemented)
+        if not synthetic and official_protocol(dataset):
+            models |= set(implemented)  # gaps only where a registered dataset has a table
         rows = []
         for model in sorted(models, key=model_rank):
             m = by_model.get((model,), [])
