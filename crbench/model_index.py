@@ -79,12 +79,13 @@ class Collection:
 class ModelEntry:
     """One config of a method."""
     name: str
-    collection: str
+    collection: str                # display name of its collection
     config: str
     metadata: dict = field(default_factory=dict)
     results: list = field(default_factory=list)
     weights: list = field(default_factory=list)
     metafile: str = ''
+    key: str = ''                  # key of its collection
 
     @property
     def datasets(self) -> List[str]:
@@ -193,7 +194,7 @@ def parse_metafile(path: str) -> List[Collection]:
         collections[parent].models.append(ModelEntry(
             name=name, collection=parent, config=m.get('Config') or '',
             metadata=m.get('Metadata') or {}, results=m.get('Results') or [],
-            weights=weights, metafile=path))
+            weights=weights, metafile=path, key=collections[parent].key))
     return list(collections.values())
 
 
