@@ -23,9 +23,11 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from crbench.leaderboard import LeaderboardError, write_leaderboard
 from crbench.leaderboard.collect import dataset_rank, known_datasets
+from crbench.model_index import ModelIndexError
 
 PROG = 'crbench leaderboard'
 
@@ -35,8 +37,9 @@ def parse_args(argv=None, prog: str = PROG):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--results-dir', default='leaderboard/results',
                    help='folder of run JSON files written by tools/test.py')
-    p.add_argument('--reported', default='leaderboard/reported.csv',
-                   help='numbers transcribed from the papers')
+    p.add_argument('--reported', default=None,
+                   help='numbers transcribed from the papers (default: leaderboard/reported.csv '
+                   'here, else the copy shipped with crbench)')
     p.add_argument('--efficiency', default=None,
                    help='reported parameter counts / MACs (default: reported_efficiency.csv '
                         'next to --reported, skipped if absent)')
@@ -52,6 +55,12 @@ def parse_args(argv=None, prog: str = PROG):
                    help='also write index.html (default: on)')
     p.add_argument('--plots', action=argparse.BooleanOptionalAction, default=True,
                    help='also write plots/*.png and link them (default: on)')
+    p.add_argument('--plugin', action='append', default=[], metavar='MODULE',
+                   help='import MODULE first (registers datasets/protocols) and read its '
+                   'package\'s metafile.yml; the custom_imports of the runs\' configs are '
+                   'imported anyway')
+    p.add_argument('--metafile', action='append', default=[], metavar='PATH',
+                   help='an extra metafile.yml (model display names and order)')
     return p.parse_args(argv)
 
 
@@ -93,16 +102,25 @@ def main(argv=None, prog: str = PROG) -> int:
 
     args = parse_args(argv, prog)
     console = Console()
+    reported = args.reported
+    if reported is None:
+        reported = Path('leaderboard/reported.csv')
+        if not reported.is_file():
+            from crbench.leaderboard.collect import default_leaderboard_dir
+            reported = default_leaderboard_dir() / 'reported.csv'
+            console.print(f'using the packaged {reported} (no leaderboard/reported.csv here)',
+                          highlight=False, soft_wrap=True)
     efficiency = args.efficiency if args.efficiency is not None else 'auto'
     efficiency_dir = args.efficiency_dir if args.efficiency_dir is not None else 'auto'
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # skipped files are printed below
-            result = write_leaderboard(args.results_dir, args.reported, args.out_dir,
+            result = write_leaderboard(args.results_dir, reported, args.out_dir,
                                        select=args.select, show_synthetic=args.show_synthetic,
                                        html=args.html, efficiency=efficiency,
-                                       efficiency_dir=efficiency_dir, plots=args.plots)
-    except LeaderboardError as e:
+                                       efficiency_dir=efficiency_dir, plots=args.plots,
+                                       plugins=args.plugin, metafiles=args.metafile)
+    except (LeaderboardError, ModelIndexError, ImportError) as e:
         Console(stderr=True).print(f'[red]error:[/red] {e}', highlight=False, soft_wrap=True)
         return 2
     result['show_synthetic'] = args.show_synthetic
