@@ -5,7 +5,7 @@ crbench's own ``configs/<model>/metafile.yml``, a ``metafile.yml`` next to a
 ``reported.csv`` (methods the papers compare against that crbench does not
 implement), and those of plugin packages (a ``metafile.yml`` in the package
 of a module listed in a config's ``custom_imports``, or named by an entry point
-in the group ``crbench.metafiles``). Schema (``docs/models.md``)::
+in the group ``crbench.metafiles``). Schema::
 
     Collections:                  # one per method; its Name is the display name
     - Name: SpA-GAN

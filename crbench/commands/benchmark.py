@@ -1,4 +1,5 @@
-"""``crbench benchmark``: measure parameters, MACs, latency, peak memory (and diffusion sampling time) of models.
+"""``crbench benchmark``: measure parameters, MACs, latency, peak memory (and diffusion
+sampling time) of models.
 
     crbench benchmark CONFIG [CONFIG ...] [--out FILE.json | --out-dir DIR]
         [--size 256] [--repeats 5] [--warmup 1] [--device cpu] [--full-sampling]

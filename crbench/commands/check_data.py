@@ -1,4 +1,5 @@
-"""``crbench check-data CONFIG``: check your copy of a dataset against what a config reads, without modifying it.
+"""``crbench check-data CONFIG``: check your copy of a dataset against what a config reads,
+without modifying it.
 
     crbench check-data configs/_base_/datasets/sen12mscr.py
     crbench check-data configs/_base_/datasets/rice1.py --data-root /data/RICE_DATASET

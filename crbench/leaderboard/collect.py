@@ -570,8 +570,9 @@ def build_tidy(reported: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     df['higher_is_better'] = df['metric'].map(
         lambda m: {1: 'true', -1: 'false'}.get(metric_direction(m), ''))
     for flag in ('synthetic', 'variant', 'incomplete'):
-        df[flag] = df[flag].map(lambda s: '' if s is None or (isinstance(s, float) and math.isnan(s))
-                                else 'true' if s else 'false')
+        df[flag] = df[flag].map(
+            lambda s: '' if s is None or (isinstance(s, float) and math.isnan(s))
+            else 'true' if s else 'false')
     for col in TIDY_COLUMNS:
         if col != 'n_runs':
             df[col] = [('' if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))

@@ -130,8 +130,8 @@ def build_sections(tidy: pd.DataFrame, synthetic: bool = False) -> list[Section]
 
     With ``synthetic=False`` only real rows are used and every registered
     dataset gets a section, with a gap row for each model of the model index
-    that has a config but no run (unregistered datasets: no gap rows). With ``synthetic=True`` only synthetic runs
-    are used. 95 % intervals follow reproduced means as ``mean [low, high]``;
+    that has a config but no run (unregistered datasets: no gap rows). With
+    ``synthetic=True`` only synthetic runs are used. 95 % intervals follow reproduced means as ``mean [low, high]``;
     variant and incomplete runs are labelled and never bold.
     """
     flag = 'true' if synthetic else 'false'

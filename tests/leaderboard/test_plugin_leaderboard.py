@@ -27,8 +27,9 @@ from crbench.registry import DATASETS, MODELS
 class TinyResidualNet(torch.nn.Module):
     def __init__(self, bands=4, width=4):
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Conv2d(bands, width, 3, padding=1),
-                                        torch.nn.ReLU(), torch.nn.Conv2d(width, bands, 3, padding=1))
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(bands, width, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(width, bands, 3, padding=1))
 
     def forward(self, x):
         return x + self.body(x)
