@@ -40,7 +40,9 @@ def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
             elif isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, dict) and 'type' in node and path:
-                _check_new_argument(node, path, part, dotted)
+                # a type replaced by the same overrides decides the arguments
+                type_name = options.get('.'.join(path + ['type']), node.get('type'))
+                _check_new_argument(type_name, path, part, dotted)
                 break
             else:
                 keys = sorted(node.keys()) if isinstance(node, dict) else []
@@ -48,6 +50,18 @@ def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
                 raise ConfigError(f'unknown config key {dotted!r}: {where!r} has no {part!r}.'
                                   f'{_suggest(part, keys)} Valid keys there: {keys}')
             path.append(part)
+        if path and path[-1] == 'type' and len(path) > 1 and isinstance(node, str):
+            _check_replaced_type(cfg, path[:-1], options[dotted], dotted)
+
+
+def _check_replaced_type(cfg: Config, path: list, type_name, dotted: str) -> None:
+    """``--cfg-options a.b.type=New`` keeps the other keys of ``a.b``: New must take them."""
+    node = cfg._cfg_dict
+    for part in path:
+        node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+    for key in node:
+        if key != 'type':
+            _check_new_argument(type_name, path, key, dotted)
 
 
 # Keys a builder consumes before calling the constructor, per registry name.
@@ -130,10 +144,11 @@ def constructor_parameters(obj) -> tuple:
     return names, not (isinstance(obj, type) and issubclass(obj, torch.nn.Module))
 
 
-def _check_new_argument(node: dict, path: list, name: str, dotted: str) -> None:
-    """``name`` is not in the typed ``node`` yet: it must be a constructor argument."""
+def _check_new_argument(type_name, path: list, name: str, dotted: str) -> None:
+    """``name`` is not in the typed node at ``path`` yet: it must be an argument of the
+    constructor of ``type_name``."""
     registries = _override_registries(path)
-    obj = _registered_class(node.get('type'), registries)
+    obj = _registered_class(type_name, registries)
     if obj is None:
         return  # not a class crbench can look up (check_registered_types reports unknown types)
     names, open_ = constructor_parameters(obj)
@@ -145,7 +160,7 @@ def _check_new_argument(node: dict, path: list, name: str, dotted: str) -> None:
     if open_ and not close:
         return  # **kwargs may take it; nothing it could be a misspelling of
     where = '.'.join(path)
-    type_name = getattr(obj, '__name__', str(node.get('type')))
+    type_name = getattr(obj, '__name__', str(type_name))
     hint = f' Did you mean {close}?' if close else ''
     raise ConfigError(f'unknown config key {dotted!r}: {type_name} ({where}) takes no argument '
                       f'{name!r}.{hint} Its arguments: {sorted(set(names))}')

@@ -36,6 +36,16 @@ def test_valid_overrides_accepted(key, value):
     assert load_config(CONFIG, {key: value})._cfg_dict  # merged without error
 
 
+def test_replaced_type_decides_the_arguments():
+    config = 'configs/emrdm/emrdm_cuhkcr2.py'
+    load_config(config, {'model.sampler.type': 'HeunSampler', 'model.sampler.num_steps': 4})
+    with pytest.raises(ConfigError, match='HeunSampler'):
+        load_config(config, {'model.sampler.type': 'HeunSampler', 'model.sampler.nfe': 4})
+    # the keys the node keeps must suit the new type too
+    with pytest.raises(ConfigError, match="EulerSampler .*takes no argument 's_churn'"):
+        load_config(config, {'model.sampler.type': 'EulerSampler'})
+
+
 def test_constructor_parameters_follow_kwargs():
     import torch
     from mmengine.hooks import CheckpointHook
