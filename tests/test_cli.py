@@ -95,3 +95,11 @@ def test_every_command_module_has_main_with_prog():
     for command in COMMANDS.values():
         module = importlib.import_module(command.module)
         assert 'prog' in inspect.signature(module.main).parameters, command.module
+
+
+def test_synthetic_names_the_data_root_to_use(tmp_path, capsys):
+    assert main(['synthetic', '--dataset', 'cuhk_cr2', '--out', str(tmp_path), '--train', '1',
+                 '--test', '1', '--size', '16']) == 0
+    out = capsys.readouterr().out
+    data_root = out.split('--data-root ')[1].split()[0]
+    assert data_root.endswith(osp.join('C-CUHK', 'CUHK-CR2')) and osp.isdir(data_root)

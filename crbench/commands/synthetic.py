@@ -6,11 +6,16 @@ The root gets a CRBENCH_SYNTHETIC.json marker: every result computed on it is
 recorded as synthetic and kept apart from real results on the leaderboard.
 """
 import argparse
+import os.path as osp
 import sys
 
 from rich.progress import Progress
 
 PROG = 'crbench synthetic'
+
+
+#: Where a config's data_root points inside what a writer returns (CUHK: C-CUHK/CUHK-CR<n>).
+DATA_ROOT_SUBFOLDER = {'cuhk_cr1': 'CUHK-CR1', 'cuhk_cr2': 'CUHK-CR2'}
 
 
 def writers():
@@ -43,6 +48,12 @@ def main(argv=None, prog: str = PROG) -> int:
         root = table[args.dataset](args.out, counts, args.size, args.seed,
                                    lambda: progress.advance(task))
     print(f'synthetic {args.dataset} written to {root}')
+    data_root = osp.join(root, DATA_ROOT_SUBFOLDER[args.dataset]) \
+        if args.dataset in DATA_ROOT_SUBFOLDER else root
+    print(f'train on it with --data-root {data_root}')
+    if args.size is None:
+        print('images have the real size of the dataset (slow on CPU); --size 64 writes small '
+              'ones for quick pipeline checks')
     return 0
 
 
