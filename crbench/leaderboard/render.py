@@ -70,8 +70,8 @@ def write_leaderboard(results_dir='leaderboard/results', reported='leaderboard/r
     out_dir = Path(out_dir)
     runs, skipped = load_runs(results_dir)
     beside = reported.with_name('metafile.yml')
-    vocabulary.load([str(beside)] * beside.is_file() + list(metafiles),
-                    list(plugins) + run_plugins(runs))
+    vocabulary.load([str(beside)] * beside.is_file() + list(metafiles), plugins,
+                    optional_plugins=run_plugins(runs))
     rep = load_reported(reported)
     if efficiency == 'auto':
         efficiency = reported.with_name('reported_efficiency.csv')

@@ -80,15 +80,30 @@ def metric_directions(protocols: dict) -> dict:
 _CURRENT: Optional[Vocabulary] = None
 
 
-def load(extra_metafiles: Iterable[str] = (), plugins: Iterable[str] = ()) -> Vocabulary:
+def load(extra_metafiles: Iterable[str] = (), plugins: Iterable[str] = (),
+         optional_plugins: Iterable[str] = ()) -> Vocabulary:
     """Rebuild the vocabulary; ``plugins`` are modules to import first (they register
-    datasets/protocols and may ship a ``metafile.yml``)."""
+    datasets/protocols and may ship a ``metafile.yml``). ``optional_plugins`` (those
+    named by the runs' configs) that fail to import are skipped with a warning: their
+    rows then show, labelled as unknown."""
     global _CURRENT
     import importlib
+    import warnings
     from crbench.model_index import load_model_index
+    from .collect import LeaderboardWarning
     plugins = list(plugins)
     for name in plugins:
         importlib.import_module(name)
+    for name in optional_plugins:
+        if name in plugins:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            warnings.warn(f'leaderboard: cannot import {name!r} (custom_imports of a run\'s '
+                          f'config): {err}', LeaderboardWarning, stacklevel=2)
+            continue
+        plugins.append(name)
     protocols = registered_protocols()
     _CURRENT = Vocabulary(datasets=registered_datasets(), protocols=protocols,
                           metrics=metric_directions(protocols),

@@ -691,3 +691,15 @@ def test_plots_written_linked_idempotent(tmp_path):
         ('de_memorynet', 'reported', 'reported'): (24.35, 199.15),
     }
     assert set(pts.dataset) == {'CUHK-CR2'}
+
+
+def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path):
+    config = tmp_path / 'plugin_config.py'
+    config.write_text("custom_imports = dict(imports=['no_such_plugin_pkg'])\n")
+    results = write_runs(tmp_path / 'results',
+                         p=make_run('plugin_net', 'Pluto-CR', run_id='p', config=str(config)))
+    with pytest.warns(LeaderboardWarning, match='no_such_plugin_pkg'):
+        write_leaderboard(results, REPORTED, tmp_path / 'out', efficiency=None,
+                          efficiency_dir=None)
+    rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['Pluto-CR']
+    assert "model 'plugin_net' is not in the model index" in rows[0]['Notes']
