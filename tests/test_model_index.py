@@ -129,3 +129,6 @@ def test_zoo_command_lists_and_filters(capsys):
     names = {e['name'] for e in json.loads(capsys.readouterr().out)}
     assert 'emrdm_sen2mtc_new' in names and 'de_msda_sen2mtc_new' in names
     assert main(['no-such-model']) == 1
+    assert main(['spagan', '--dataset', 'RICE1']) == 0
+    table = capsys.readouterr().out
+    assert 'SpA-GAN' in table and 'RICE1' in table and 'RICE2' not in table
