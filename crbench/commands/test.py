@@ -87,7 +87,7 @@ def main(argv=None, prog: str = PROG) -> int:
 
     if args.no_results or not is_main_process():
         return 0
-    path = record_test_run(cfg=cfg, config=args.config, checkpoint=args.checkpoint,
+    path = record_test_run(cfg=cfg, config=config, checkpoint=args.checkpoint,
                            cfg_options=args.cfg_options, metric=runner.test_evaluator.metrics[0],
                            metrics=metrics, dataset=datasets['test'],
                            results_dir=args.results_dir, allow_incomplete=args.allow_incomplete)
