@@ -430,7 +430,7 @@ def test_reference_checkpoint_written_by_crbench_training(env, tmp_path):
     cfg.weight_net.update(TINY_NET)
     cfg.update(reference=dict(TINY_REF), reference_checkpoint=path)
     model = MODELS.build(cfg)
-    torch.testing.assert_close(model.reference.tail.weight, net.tail.weight)
+    torch.testing.assert_close(model.reference.network.tail.weight, net.tail.weight)
 
 
 @pytest.mark.parametrize('path', MAIN_DE_CONFIGS, ids=osp.basename)

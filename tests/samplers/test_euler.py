@@ -12,10 +12,9 @@ import math
 import pytest
 import torch
 
-from crbench.models.diffusion.emrdm import MeanRevertingEDM
+from crbench.models.diffusion.processes import MeanRevertingEDM, karras_sigmas
 from crbench.registry import DIFFUSION_SAMPLERS
-from crbench.samplers.euler import (EulerSampler, HeunSampler, StochasticEulerSampler,
-                                    karras_sigmas)
+from crbench.samplers.euler import EulerSampler, HeunSampler, StochasticEulerSampler
 
 ALPHA = 3.0
 

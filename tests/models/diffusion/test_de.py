@@ -77,7 +77,7 @@ def test_full_size_counts_per_stage(ref_ckpt):
 
 def test_reference_loading_and_state_dict(ref_ckpt):
     model = build(ref_ckpt)
-    torch.testing.assert_close(model.reference.conv.weight[:, :, 0, 0], 0.5 * torch.eye(4))
+    torch.testing.assert_close(model.reference.network.conv.weight[:, :, 0, 0], 0.5 * torch.eye(4))
     sd = model.state_dict()
     assert not any(k.startswith('reference.') for k in sd)  # E lives in its own checkpoint
     assert any(k.startswith('cnp.') for k in sd) and any(k.startswith('weight_net.') for k in sd)
@@ -93,7 +93,7 @@ def test_reference_checkpoint_formats(tmp_path):
     torch.save({'state_dict': {f'module.net.{k}': v for k, v in net.state_dict().items()}}, ddp)
     for path in (plain, ddp):
         model = build(str(path))
-        torch.testing.assert_close(model.reference.conv.weight, net.conv.weight)
+        torch.testing.assert_close(model.reference.network.conv.weight, net.conv.weight)
     bad = tmp_path / 'bad.pth'
     torch.save({'state_dict': {'something.else': torch.ones(1)}}, bad)
     with pytest.raises(KeyError, match='conv.weight'):

@@ -17,7 +17,9 @@ from mmengine.runner import Runner
 from torch import nn
 
 from crbench.datasets.synthetic import write_cuhk
-from crbench.models.diffusion.emrdm import EMRDM, MeanRevertingEDM, WarmupEMA
+from crbench.engine.ema import WarmupEMA
+from crbench.models.diffusion.emrdm import EMRDM
+from crbench.models.diffusion.processes import MeanRevertingEDM
 from crbench.registry import MODELS
 from crbench.structures import CRDataSample
 
