@@ -35,6 +35,8 @@ def main(argv=None) -> int:
         cfg = prepare_config(args.config, args.work_dir, args.data_root, args.cfg_options,
                              amp=args.amp)
         check_data(cfg, splits=('train', 'val'))
+        from crbench.engine.multi_stage import check_reference_priors  # DE: prior trained?
+        check_reference_priors(cfg)
     except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
         print(f'crbench train: {err}', file=sys.stderr)
         return 2
