@@ -225,27 +225,35 @@ class DiffusionEnhancement(BaseRestorer):
 
         return denoise
 
-    @torch.no_grad()
     def sample(self, cloudy: torch.Tensor, generator: Optional[torch.Generator] = None,
                callback: Optional[Callable[[dict], None]] = None,
                progress: bool = False) -> torch.Tensor:
         """Run the configured sampler from x_T ~ N(0, I).
 
+        Everything that depends only on the image is computed once here and
+        reused by every step: the reference prior x_{0,E} (one forward of E
+        per image, not per step) and the noise draw; the loop runs under
+        ``torch.inference_mode`` (the result is an ordinary tensor unless the
+        caller is itself in inference mode).
+
         ``callback`` receives the sampler's per-step dict plus, with fusion,
         ``weight`` (the W used at that step) and ``reference`` (x_{0,E}).
         """
-        ref = self.reference_prior(cloudy) if self.fusion != 'none' else None
-        b, _, h, w = cloudy.shape
-        bands = getattr(self.cnp, 'out_channels', cloudy.shape[1])
-        x_init = torch.randn((b, bands, h, w), generator=generator,
-                             device=cloudy.device, dtype=cloudy.dtype)
-        record: dict = {}
-        step_callback = None
-        if callback is not None:
-            def step_callback(info):
-                callback(dict(info, reference=ref, **record))
-        return self.sampler(self.denoiser(cloudy, ref, record), x_init, self.process,
-                            generator=generator, callback=step_callback, progress=progress)
+        with torch.inference_mode():
+            ref = self.reference(cloudy) if self.fusion != 'none' else None  # DE Eq. 10, once
+            b, _, h, w = cloudy.shape
+            bands = getattr(self.cnp, 'out_channels', cloudy.shape[1])
+            x_init = torch.randn((b, bands, h, w), generator=generator,
+                                 device=cloudy.device, dtype=cloudy.dtype)
+            record: dict = {}
+            step_callback = None
+            if callback is not None:
+                def step_callback(info):
+                    callback(dict(info, reference=ref, **record))
+            out = self.sampler(self.denoiser(cloudy, ref, record), x_init, self.process,
+                               generator=generator, callback=step_callback, progress=progress)
+        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
+            else out
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:

@@ -421,3 +421,26 @@ def test_hdit_networks_through_the_framework(frames):
         want = skip if frames is None else skip.mean(1)
         assert torch.allclose(model.denoise(x, sigma, cond), want, atol=1e-6)
     assert model.restore(dict(cloudy=cloudy)).shape == gt.shape
+
+
+@pytest.mark.parametrize('sampler', [dict(type='DPMSolverPP2MSampler', num_steps=4),
+                                     dict(type='DPMSolverPP2MSDESampler', num_steps=4)])
+def test_dpm_solver_samplers_through_the_config(sampler):
+    """Any registered sampler for EMRDM's process runs from the config, in inference mode,
+    mono- and multi-temporal, and DE-only samplers are refused with a clear error."""
+    torch.manual_seed(5)
+    model = _model(sampler=sampler, sampling_seed=1)
+    modes = []
+    model.network.register_forward_hook(
+        lambda *a: modes.append(torch.is_inference_mode_enabled()))
+    cloudy = torch.rand(2, 4, 8, 8, dtype=torch.float64) * 2 - 1
+    out = model.restore(dict(cloudy=cloudy))
+    assert out.shape == (2, 4, 8, 8) and torch.isfinite(out).all() and not out.is_inference()
+    assert len(modes) == 4 and all(modes)
+    assert torch.equal(out, model.restore(dict(cloudy=cloudy)))
+    temporal = _model(network=dict(type='TinyTemporalEMRDMNet', in_channels=7, out_channels=3),
+                      mean_bands=[0, 1, 2], sampler=sampler)
+    frames = torch.rand(2, 3, 4, 8, 8, dtype=torch.float64) * 2 - 1
+    assert temporal.restore(dict(cloudy=frames)).shape == (2, 3, 8, 8)
+    with pytest.raises(TypeError, match='DDIMSampler cannot integrate a MeanRevertingEDM'):
+        _model(sampler=dict(type='DDIMSampler', num_steps=3)).restore(dict(cloudy=cloudy))
