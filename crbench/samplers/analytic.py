@@ -68,7 +68,7 @@ class GaussianData:
 def path_error(sampler, process, data: GaussianData, x_init: Tensor,
                generator=None) -> float:
     """Max |sampler output - exact result| on ``data`` from the draw ``x_init``."""
-    times = list(process.solver_times(sampler.num_steps))
+    times = sampler.times(process)
     x_start = process.start(x_init, times[0])
     want = data.exact_result(process, x_start, times[0], times[-2])
     with torch.inference_mode():

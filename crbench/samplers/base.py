@@ -36,6 +36,11 @@ class DiffusionSampler:
                  progress: bool = False) -> torch.Tensor:
         raise NotImplementedError
 
+    def times(self, process) -> list:
+        """The times this sampler visits on ``process``, then the clean time (the
+        last entry); used to compare a run with an exact solution."""
+        return list(process.solver_times(self.num_steps))
+
     @classmethod
     def check_process(cls, process) -> None:
         """Refuse a process that lacks a method this sampler calls, naming the ones that fit."""

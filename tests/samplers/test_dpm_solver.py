@@ -30,30 +30,54 @@ def _draws(frames=None, seed=0, size=4):
             torch.randn(shape, generator=g, dtype=torch.float64))
 
 
-def _slope(sampler_cls, process, x_init, steps):
-    errors = [path_error(sampler_cls(n), process, DATA, x_init) for n in steps]
+def _slope(make, process, x_init, steps):
+    """Fitted slope of log(error) against log(denoiser calls) (DE's logSNR grid can merge
+    a few integer timesteps, so the calls are counted, not assumed)."""
+    samplers = [make(n) for n in steps]
+    calls = [len(s.times(process)) - 1 for s in samplers]
+    errors = [path_error(s, process, DATA, x_init) for s in samplers]
     assert all(e > 1e-9 for e in errors), errors  # far above round-off: the fit means something
-    return np.polyfit(np.log(steps), np.log(errors), 1)[0], errors
+    return np.polyfit(np.log(calls), np.log(errors), 1)[0], errors
+
+
+def _dpm(spacing):
+    return lambda n: DPMSolverPP2MSampler(n, spacing=spacing)
 
 
 # ---- order of convergence ---------------------------------------------------------------
 @pytest.mark.parametrize('frames', [None, 3])
-@pytest.mark.parametrize('sampler_cls, order', [(EulerSampler, 1), (HeunSampler, 2),
-                                                (DPMSolverPP2MSampler, 2)])
-def test_order_of_convergence_mean_reverting(sampler_cls, order, frames):
+@pytest.mark.parametrize('make, order', [(EulerSampler, 1), (HeunSampler, 2),
+                                         (_dpm('logsnr'), 2), (_dpm('process'), 2)],
+                         ids=['euler', 'heun', 'dpm2m-logsnr', 'dpm2m-karras'])
+def test_order_of_convergence_mean_reverting(make, order, frames):
     mu, noise = _draws(frames)
     process = MeanRevertingEDM(alpha=3.0).with_mean(mu)
-    slope, errors = _slope(sampler_cls, process, noise, [16, 32, 64, 128])
+    slope, errors = _slope(make, process, noise, [16, 32, 64, 128])
     assert abs(slope + order) < 0.25, (slope, errors)
     assert errors[-1] < 0.05
 
 
-@pytest.mark.parametrize('sampler_cls, order', [(DDIMSampler, 1), (DPMSolverPP2MSampler, 2)])
-def test_order_of_convergence_gaussian_diffusion(sampler_cls, order):
-    """DE's integer grid (ADM "ddimN" spacing, strides 20, 10, 5, 4)."""
+@pytest.mark.parametrize('make, order, steps', [
+    (DDIMSampler, 1, [50, 100, 200, 250]),
+    (_dpm('process'), 2, [50, 100, 200, 250]),
+    (_dpm('logsnr'), 2, [16, 32, 64, 128])], ids=['ddim', 'dpm2m-ddim-grid', 'dpm2m-logsnr'])
+def test_order_of_convergence_gaussian_diffusion(make, order, steps):
+    """DE's integer grid: ADM "ddimN" spacing (strides 20, 10, 5, 4), or logSNR spacing."""
     _, x_init = _draws(seed=1)
-    slope, errors = _slope(sampler_cls, DE_PROCESS, x_init, [50, 100, 200, 250])
+    slope, errors = _slope(make, DE_PROCESS, x_init, steps)
     assert abs(slope + order) < 0.25, (slope, errors)
+
+
+def test_logsnr_spacing_beats_the_ddim_grid_at_few_steps():
+    """Why 'logsnr' is the default (DPMSolverPP2MSampler docstring): at 10 steps on DE."""
+    _, x_init = _draws(seed=1)
+    ddim = path_error(DDIMSampler(10), DE_PROCESS, DATA, x_init)
+    on_ddim_grid = path_error(DPMSolverPP2MSampler(10, spacing='process'), DE_PROCESS, DATA,
+                              x_init)
+    logsnr = path_error(DPMSolverPP2MSampler(10), DE_PROCESS, DATA, x_init)
+    assert logsnr < ddim / 4 and logsnr < on_ddim_grid / 4
+    times = DPMSolverPP2MSampler(10).times(DE_PROCESS)
+    assert times[0] == 999 and times[-2:] == [0, -1] and len(times) == 11
 
 
 def test_second_order_beats_first_order_at_equal_nfe():
@@ -61,7 +85,7 @@ def test_second_order_beats_first_order_at_equal_nfe():
     process = MeanRevertingEDM(alpha=3.0).with_mean(mu)
     euler = path_error(EulerSampler(64), process, DATA, noise)
     heun = path_error(HeunSampler(32), process, DATA, noise)  # 63 evaluations
-    dpm = path_error(DPMSolverPP2MSampler(64), process, DATA, noise)
+    dpm = path_error(DPMSolverPP2MSampler(64, spacing='process'), process, DATA, noise)
     assert dpm < euler / 5 and heun < euler / 2
 
 
@@ -75,12 +99,14 @@ def test_first_step_is_ddim_and_euler():
         return states[0]
 
     _, x_init = _draws(seed=3)
-    torch.testing.assert_close(first_state(DPMSolverPP2MSampler(10), DE_PROCESS, x_init),
+    torch.testing.assert_close(first_state(DPMSolverPP2MSampler(10, spacing='process'),
+                                           DE_PROCESS, x_init),
                                first_state(DDIMSampler(10), DE_PROCESS, x_init),
                                rtol=1e-12, atol=1e-12)
     mu, noise = _draws(frames=2, seed=4)
     process = MeanRevertingEDM(alpha=3.0).with_mean(mu)
-    torch.testing.assert_close(first_state(DPMSolverPP2MSampler(5), process, noise),
+    torch.testing.assert_close(first_state(DPMSolverPP2MSampler(5, spacing='process'), process,
+                                           noise),
                                first_state(EulerSampler(5), process, noise),
                                rtol=1e-12, atol=1e-10)
 
@@ -94,8 +120,9 @@ def test_second_step_by_hand_mean_reverting():
     def denoiser(x, sigma):
         seen.append(x.clone())
         return 0.5 * x - 0.2 * sigma.view(-1, 1, 1, 1) * mu
-    DPMSolverPP2MSampler(3)(denoiser, noise, process)
-    s0, s1, s2, _ = process.timesteps(3)
+    DPMSolverPP2MSampler(3)(denoiser, noise, process)  # logSNR: 100, 0.316, 0.001, 0
+    s0, s1, s2, _ = process.solver_times(3, 'logsnr')
+    assert s1 == pytest.approx(math.sqrt(100 * 0.001))
     d0 = 0.5 * seen[0] - 0.2 * s0 * mu
     d1 = 0.5 * seen[1] - 0.2 * s1 * mu
     y1 = seen[1] - 3.0 * s1 * mu
@@ -106,13 +133,13 @@ def test_second_step_by_hand_mean_reverting():
 
 
 # ---- the SDE variant ---------------------------------------------------------------------------
-@pytest.mark.parametrize('process_name, steps', [('de', 250), ('emrdm', 50)])
+@pytest.mark.parametrize('process_name, steps', [('de', 50), ('emrdm', 50)])
 def test_sde_variant_samples_the_data_distribution(process_name, steps):
     """Output ~ N(m, s^2) per pixel: checks the noise level of every step.
 
-    DE's grid ends in large log-sigma steps (t = 20 -> 0 at 50 steps), where
-    the linear-in-lambda D of the 2M update overshoots the spread (std 0.58 at
-    50 steps, 0.506 at 250, 0.502 at 1000); the Karras grid of EMRDM does not.
+    (On DE's DDIM grid, whose last steps are large in log sigma, the 2M update
+    overshoots the spread: std 0.58 at 50 steps, 0.506 at 250; on the default
+    logSNR grid 0.504 at 50.)
     """
     g = torch.Generator().manual_seed(6)
     x_init = torch.randn(4, 1, 64, 64, generator=g, dtype=torch.float64)
@@ -153,10 +180,12 @@ def test_registry_nfe_and_arguments():
         DPMSolverPP2MSampler(eta=2.0)
     with pytest.raises(ValueError, match='num_steps'):
         DPMSolverPP2MSampler(num_steps=0)
+    with pytest.raises(ValueError, match='spacing'):
+        DPMSolverPP2MSampler(spacing='karras')
     calls = []
     _, x_init = _draws(seed=9)
-    out = DPMSolverPP2MSampler(10)(lambda x, t: calls.append(t) or torch.zeros_like(x), x_init,
-                                   DE_PROCESS)
+    out = DPMSolverPP2MSampler(10, spacing='process')(
+        lambda x, t: calls.append(t) or torch.zeros_like(x), x_init, DE_PROCESS)
     assert len(calls) == 10 and calls[0].dtype == torch.long and calls[-1].tolist() == [0, 0]
     assert out.shape == x_init.shape
 

@@ -33,8 +33,10 @@ x0 estimate). Exponential-integrator samplers (DPM-Solver++,
   dy/dt = dx~/dt - k'(t) mu = (y - D) / t. With several frames each frame
   y_l = x0 + t n_l follows the same ODE with the shared D.
 
-Methods of the view: ``solver_times(num_steps)`` (the visited times, then the
-clean time), ``start(x_init, t)``, ``time_batch(t, like)``, ``sigma_ve(t)``,
+Methods of the view: ``solver_times(num_steps, spacing)`` (the visited times,
+then the clean time; ``spacing='process'`` is the process's own grid, the one
+DDIM / Euler visit, ``'logsnr'`` is uniform in lambda = -log sigma_ve, the
+grid DPM-Solver recommends), ``start(x_init, t)``, ``time_batch(t, like)``, ``sigma_ve(t)``,
 ``to_ve(x, t)``, ``from_ve(y, t)`` and ``expand(denoised, like)``.
 """
 import copy
@@ -46,6 +48,14 @@ from torch import Tensor
 
 Timestep = Union[int, Tensor]
 Sigma = Union[float, Tensor]
+
+
+SPACINGS = ('process', 'logsnr')
+
+
+def _check_spacing(spacing: str) -> None:
+    if spacing not in SPACINGS:
+        raise ValueError(f'spacing must be one of {SPACINGS}, got {spacing!r}')
 
 
 # ---- DE: DDPM process with a linear schedule -------------------------------------------
@@ -139,9 +149,24 @@ class GaussianDiffusion:
         return mean, var
 
     # ---- the common solver view (module docstring) ----------------------------------
-    def solver_times(self, num_steps: Optional[int]) -> List[int]:
-        """The visited timesteps, then -1 (the clean image)."""
-        return self.timesteps(num_steps) + [-1]
+    def solver_times(self, num_steps: Optional[int], spacing: str = 'process') -> List[int]:
+        """The visited timesteps, then -1 (the clean image).
+
+        ``'process'``: ``timesteps(num_steps)`` (DDIM's grid). ``'logsnr'``: the
+        integer timesteps nearest to ``num_steps`` values uniform in lambda =
+        -log sigma_ve from t = T - 1 to t = 0 (duplicates merged, so at most
+        ``num_steps`` times).
+        """
+        _check_spacing(spacing)
+        if spacing == 'process' or num_steps is None or num_steps == 1:
+            return self.timesteps(num_steps) + [-1]
+        if not 1 <= num_steps <= self.num_timesteps:
+            raise ValueError(f'num_steps must be in [1, {self.num_timesteps}], got {num_steps}')
+        abar = self.alphas_cumprod
+        lam = 0.5 * torch.log(abar / (1 - abar))  # = -log sigma_ve, decreasing in t
+        targets = torch.linspace(float(lam[-1]), float(lam[0]), num_steps, dtype=torch.float64)
+        nearest = (lam.view(1, -1) - targets.view(-1, 1)).abs().argmin(dim=1).tolist()
+        return sorted(set(nearest), reverse=True) + [-1]
 
     def start(self, x_init: Tensor, t: int) -> Tensor:
         """x_T is the standard-normal draw itself (as DE's DDIM/DDPM start)."""
@@ -331,9 +356,21 @@ class MeanRevertingEDM:
         return denoised.unsqueeze(1).expand_as(like) if self.temporal else denoised
 
     # ---- the common solver view (module docstring) ----------------------------------
-    def solver_times(self, num_steps: int) -> List[float]:
-        """Karras sigmas then 0 (``timesteps``); sigma(t) = t, so times are sigmas."""
-        return self.timesteps(num_steps)
+    def solver_times(self, num_steps: int, spacing: str = 'process') -> List[float]:
+        """Noise levels then 0 (sigma(t) = t, so times are sigmas).
+
+        ``'process'``: the Karras sigmas of ``timesteps`` (EMRDM's grid);
+        ``'logsnr'``: ``num_steps`` sigmas uniform in log sigma from sigma_max
+        to sigma_min.
+        """
+        _check_spacing(spacing)
+        if spacing == 'process' or num_steps == 1:
+            return self.timesteps(num_steps)
+        if num_steps < 1:
+            raise ValueError(f'num_steps must be >= 1, got {num_steps}')
+        log_sigmas = torch.linspace(math.log(self.sigma_max), math.log(self.sigma_min), num_steps,
+                                    dtype=torch.float64)
+        return log_sigmas.exp().tolist() + [0.0]
 
     def start(self, x_init: Tensor, sigma: float) -> Tensor:
         return self.prior(x_init, sigma)  # Alg. 3 line 3
