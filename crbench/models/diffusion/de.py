@@ -160,6 +160,8 @@ class DiffusionEnhancement(BaseRestorer):
         if sampler is None:
             sampler = dict(type='DDIMSampler', num_steps=50, eta=0.0)
         self.sampler = DIFFUSION_SAMPLERS.build(sampler) if isinstance(sampler, dict) else sampler
+        if hasattr(self.sampler, 'check_process'):  # a wrong pairing fails here, not after training
+            self.sampler.check_process(self.process)
 
     def reference_prior(self, cloudy: torch.Tensor) -> torch.Tensor:
         """x_{0,E} = E(y) in [-1, 1].  # DE Eq. 10"""

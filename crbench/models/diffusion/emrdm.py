@@ -106,6 +106,8 @@ class EMRDM(BaseRestorer):
         if sampler is None:
             sampler = dict(type='EulerSampler', num_steps=5)
         self.sampler = DIFFUSION_SAMPLERS.build(sampler) if isinstance(sampler, dict) else sampler
+        if hasattr(self.sampler, 'check_process'):  # a wrong pairing fails here, not after training
+            self.sampler.check_process(self.process)
 
     # ---- inputs ---------------------------------------------------------------
     def split_inputs(self, inputs: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:

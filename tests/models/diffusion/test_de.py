@@ -293,3 +293,9 @@ def test_frozen_reference_keeps_its_checkpoint_weights(ref_ckpt):
     assert not any(p.requires_grad for p in model.reference.parameters())
     model.train()
     assert not model.reference.training and not model.reference.network.training
+
+
+def test_a_sampler_for_another_process_is_refused_at_build(ref_ckpt):
+    with pytest.raises(TypeError, match='EulerSampler cannot integrate a GaussianDiffusion') as e:
+        build(ref_ckpt, sampler=dict(type='EulerSampler', num_steps=3))
+    assert 'DDIMSampler' in str(e.value) and 'DPMSolverPP2MSampler' in str(e.value)
