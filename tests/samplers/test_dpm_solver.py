@@ -171,7 +171,7 @@ def test_sde_is_seeded_and_eta0_is_the_ode():
     assert not torch.allclose(a, ode)
 
 
-# ---- interface -------------------------------------------------------------------------------------
+# ---- interface -----------------------------------------------------------------------------
 def test_registry_nfe_and_arguments():
     for name, cls in [('DPMSolverPP2MSampler', DPMSolverPP2MSampler),
                       ('DPMSolverPP2MSDESampler', DPMSolverPP2MSDESampler)]:

@@ -113,7 +113,8 @@ def test_stochastic_sampler_draws_the_data_distribution():
     mu, noise = _state(4, None, channels=1, size=64, seed=9)
     process = _process(mu)
     sampler = StochasticEulerSampler(256, s_churn=20.0, s_tmin=0.05, s_tmax=50.0)
-    out = sampler(data.denoiser(process), noise, process, generator=torch.Generator().manual_seed(0))
+    out = sampler(data.denoiser(process), noise, process,
+                  generator=torch.Generator().manual_seed(0))
     assert out.mean().item() == pytest.approx(data.mean, abs=0.02)
     assert out.std().item() == pytest.approx(data.std, rel=0.04)
 
