@@ -17,7 +17,6 @@ from mmengine.runner import Runner
 from torch import nn
 
 from crbench.datasets.synthetic import write_cuhk
-from crbench.engine.ema import WarmupEMA
 from crbench.models.diffusion.emrdm import EMRDM
 from crbench.models.diffusion.processes import MeanRevertingEDM
 from crbench.registry import MODELS
@@ -265,25 +264,6 @@ def test_restore_shapes_and_seed(frames):
     assert torch.equal(a, b) and torch.isfinite(a).all()
     samples = model.predict(dict(cloudy=cloudy), _samples(torch.zeros(2, *a.shape[1:])))
     assert torch.equal(torch.stack([s.pred for s in samples]), a)
-
-
-# ---- EMA -------------------------------------------------------------------------------
-def test_warmup_ema_follows_litema_formula():
-    torch.manual_seed(3)
-    net = nn.Linear(3, 2)
-    ema = WarmupEMA(net, decay=0.9999)
-    expected = [p.detach().clone() for p in net.parameters()]
-    for n in range(1, 8):
-        with torch.no_grad():
-            for p in net.parameters():
-                p.add_(torch.randn_like(p))
-        ema.update_parameters(net)
-        d = min(0.9999, (1 + n) / (10 + n))
-        assert ema.decay_at(n) == pytest.approx(d)
-        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, net.parameters())]
-    for e, p in zip(expected, ema.module.parameters()):
-        assert torch.allclose(e, p, atol=1e-6)
-    assert ema.decay_at(10 ** 6) == 0.9999 and int(ema.steps) == 7
 
 
 # ---- MMEngine Runner on synthetic CUHK-CR2 ------------------------------------------------
