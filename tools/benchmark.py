@@ -13,7 +13,7 @@ Latency and memory depend on the machine, its load and the thread count (recorde
 DE is measured network by network (CNP, WA, reference; the reference checkpoint
 need not exist) and its sampling time per image is estimated as reference +
 NFE x (CNP + WA); --full-sampling also runs the real sampler (slow on CPU at 256).
-See crbench/leaderboard/benchmark.py for the exact definitions.
+See crbench/analysis/ (benchmark.py, flops.py, profiling.py) for the exact definitions.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from crbench.leaderboard.benchmark import benchmark_config, write_json  # noqa: E402
+from crbench.analysis.benchmark import benchmark_config, write_json  # noqa: E402
 
 
 def parse_args(argv=None):

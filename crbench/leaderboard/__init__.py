@@ -4,8 +4,8 @@
 ``leaderboard/reported_efficiency.csv``, ``leaderboard/results/*.json`` (test
 runs) and ``leaderboard/efficiency/*.json`` (``tools/benchmark.py``);
 ``render`` writes the markdown, tidy CSV and static HTML, ``plots`` the PNG
-figures. Entry point: ``tools/leaderboard.py``. ``benchmark`` (imported on
-demand: it needs torch) measures a model's cost.
+figures. Entry point: ``tools/leaderboard.py``. A model's cost is measured by
+``crbench.analysis`` (it needs torch), not here.
 """
 from .collect import (CRBENCH_MODELS, DATASETS, METRIC_DIRECTION, MODEL_DISPLAY,
                       OFFICIAL_PROTOCOL, LeaderboardError, LeaderboardWarning,
