@@ -1,9 +1,11 @@
 """CUHK-CR1 (thin cloud) and CUHK-CR2 (thick cloud), docs/datasets.md §2."""
+import os
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from crbench.registry import DATASETS
-from .base import BaseCRDataset
+from .base import BaseCRDataset, natural_key
+from .file_checks import inspect_files, png_check, subsample
 
 CUHK_LAYOUT = """\
   C-CUHK/
@@ -15,6 +17,34 @@ CUHK_LAYOUT = """\
       ├── CUHK-CR1/{train,test}/{cloud,label}/<n>.png   NIR (first channel used)
       └── CUHK-CR2/...
   (the archive's top folder is 'C-CUHK - 副本': rename it to C-CUHK)"""
+
+# Samples per split of the published release (docs/datasets.md §2).
+PUBLISHED_COUNTS = {'CUHK-CR1': {'train': 534, 'test': 134},
+                    'CUHK-CR2': {'train': 448, 'test': 111}}
+
+
+def default_nir_root(data_root: str) -> str:
+    """``C-CUHK/nir/<name>`` for ``data_root`` = ``C-CUHK/<name>``."""
+    data_root = data_root.rstrip('/')
+    return osp.join(osp.dirname(data_root), 'nir', osp.basename(data_root))
+
+
+def split_folders(data_root: str, split: str, nir_root: Optional[str] = None,
+                  use_nir: bool = True) -> Dict[str, str]:
+    """The folders one split reads: ``cloud``, ``label`` and, with NIR, ``nir_cloud``,
+    ``nir_label`` (RGB and NIR images of one sample share a file name)."""
+    folders = {'cloud': osp.join(data_root, split, 'cloud'),
+               'label': osp.join(data_root, split, 'label')}
+    if use_nir:
+        nir_root = nir_root or default_nir_root(data_root)
+        folders['nir_cloud'] = osp.join(nir_root, split, 'cloud')
+        folders['nir_label'] = osp.join(nir_root, split, 'label')
+    return folders
+
+
+def list_pngs(folder: str) -> List[str]:
+    """PNG file names in ``folder``, natural order."""
+    return sorted((n for n in os.listdir(folder) if n.lower().endswith('.png')), key=natural_key)
 
 
 @DATASETS.register_module()
@@ -41,21 +71,16 @@ class CUHKCRDataset(BaseCRDataset):
                  use_nir: bool = True, dataset_name: Optional[str] = None, **kwargs):
         data_root = osp.expanduser(str(data_root)).rstrip('/')
         self.use_nir = use_nir
-        self.nir_root = nir_root or osp.join(osp.dirname(data_root), 'nir',
-                                             osp.basename(data_root))
+        self.nir_root = nir_root or default_nir_root(data_root)
         if dataset_name is not None:
             self.DATASET_NAME = dataset_name
         super().__init__(data_root=data_root, split=split, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        folders = {'cloud': osp.join(self.data_root, self.split, 'cloud'),
-                   'label': osp.join(self.data_root, self.split, 'label')}
-        if self.use_nir:
-            if not osp.isdir(self.nir_root):
-                self.layout_error(f'the NIR tree {self.nir_root!r} is missing (set nir_root, '
-                                  'or use_nir=False for RGB only)')
-            folders['nir_cloud'] = osp.join(self.nir_root, self.split, 'cloud')
-            folders['nir_label'] = osp.join(self.nir_root, self.split, 'label')
+        folders = split_folders(self.data_root, self.split, self.nir_root, self.use_nir)
+        if self.use_nir and not osp.isdir(self.nir_root):
+            self.layout_error(f'the NIR tree {self.nir_root!r} is missing (set nir_root, '
+                              'or use_nir=False for RGB only)')
         names = {key: self.list_files(folder) for key, folder in folders.items()}
         reference = names['label']
         for key, listed in names.items():
@@ -77,3 +102,32 @@ class CUHKCRDataset(BaseCRDataset):
                 info['gt_nir_path'] = osp.join(folders['nir_label'], name)
             data_list.append(info)
         return self.finish_data_list(data_list)
+
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        root = report.data_root.rstrip('/')
+        name = cfg.get('dataset_name') or osp.basename(root)
+        report.dataset = name
+        report.published = PUBLISHED_COUNTS.get(name, {}).get(report.split)
+        folders = split_folders(root, report.split, cfg.get('nir_root'),
+                                cfg.get('use_nir', True))
+        names = {}
+        for key, folder in folders.items():
+            if not osp.isdir(folder):
+                report.errors.append(f'folder {folder!r} is missing')
+                continue
+            names[key] = set(list_pngs(folder))
+        if report.errors:
+            return
+        union = sorted(set().union(*names.values()), key=natural_key)
+        complete = [n for n in union if all(n in listed for listed in names.values())]
+        report.found = len(complete)
+        for n in union:
+            absent = [folders[k] for k, listed in names.items() if n not in listed]
+            if absent:
+                report.errors.append(f'missing partner: {n} has no file in {absent}')
+        channels = {'cloud': 3, 'label': 3, 'nir_cloud': 1, 'nir_label': 1}
+        inspect_files([(osp.join(folders[k], n), png_check(channels[k], deep))
+                       for n in subsample(complete, max_samples) for k in folders],
+                      report, progress)
