@@ -67,9 +67,9 @@ def main(argv=None) -> int:
 
     from mmengine.dist import is_main_process
     from mmengine.runner import Runner
-    from crbench.engine import init_cpu_distributed
+    from crbench.engine.dist import init_distributed  # torn down at exit, see there
     from crbench.results import build_record, write_record
-    init_cpu_distributed(args.launcher)
+    init_distributed(args.launcher)
     from crbench.engine import UntrustedCheckpointError
     runner = Runner.from_cfg(cfg)
     try:

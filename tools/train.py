@@ -45,8 +45,8 @@ def main(argv=None) -> int:
     cfg.launcher = args.launcher
 
     from mmengine.runner import Runner
-    from crbench.engine import init_cpu_distributed
-    init_cpu_distributed(args.launcher)
+    from crbench.engine.dist import init_distributed  # torn down at exit, see there
+    init_distributed(args.launcher)
     if cfg.get('stages'):
         # Multi-stage frameworks (DE: diffusion, then WA, then joint) run every
         # stage in order in one command; see crbench/engine/multi_stage.py.
