@@ -42,6 +42,15 @@ def split_folders(data_root: str, split: str, nir_root: Optional[str] = None,
     return folders
 
 
+def parent_folder_hint(data_root: str) -> str:
+    """A hint when ``data_root`` is the C-CUHK folder instead of one dataset inside it."""
+    inside = [n for n in PUBLISHED_COUNTS if osp.isdir(osp.join(data_root, n))]
+    if not inside:
+        return ''
+    return (f'; {data_root!r} holds {", ".join(inside)}: pass that folder, e.g. '
+            f'--data-root {osp.join(data_root, inside[-1])}')
+
+
 def list_pngs(folder: str) -> List[str]:
     """PNG file names in ``folder``, natural order."""
     return sorted((n for n in os.listdir(folder) if n.lower().endswith('.png')), key=natural_key)
@@ -78,6 +87,10 @@ class CUHKCRDataset(BaseCRDataset):
 
     def load_data_list(self) -> List[dict]:
         folders = split_folders(self.data_root, self.split, self.nir_root, self.use_nir)
+        for key in ('cloud', 'label'):  # the RGB tree first: it is what data_root names
+            if not osp.isdir(folders[key]):
+                self.layout_error(f'folder {folders[key]!r} is missing'
+                                  + parent_folder_hint(self.data_root))
         if self.use_nir and not osp.isdir(self.nir_root):
             self.layout_error(f'the NIR tree {self.nir_root!r} is missing (set nir_root, '
                               'or use_nir=False for RGB only)')
