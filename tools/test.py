@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             value_range=find_value_range(cfg.test_dataloader.dataset.pipeline))]
 
     from mmengine.dist import is_main_process
-    from mmengine.runner import Runner
+    from crbench.engine.runner import Runner  # console without the config dump
     from crbench.engine.dist import init_distributed  # torn down at exit, see there
     from crbench.results import build_record, write_record
     init_distributed(args.launcher)

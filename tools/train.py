@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         cfg.resume, cfg.load_from = True, args.resume
     cfg.launcher = args.launcher
 
-    from mmengine.runner import Runner
+    from crbench.engine.runner import Runner  # console without the config dump
     from crbench.engine.dist import init_distributed  # torn down at exit, see there
     init_distributed(args.launcher)
     if cfg.get('stages'):
