@@ -144,7 +144,13 @@ def check_data(cfg: Config, splits: Iterable[str]) -> dict:
     for split in splits:
         loader = cfg.get(DATALOADER_KEYS[split])
         if loader:
-            built[split] = DATASETS.build(loader.dataset)
+            try:
+                built[split] = DATASETS.build(loader.dataset)
+            except (ValueError, TypeError) as err:
+                if isinstance(err, ConfigError):
+                    raise
+                # a bad dataset argument (split='vall', version=3, an unusable split file)
+                raise ConfigError(f'{DATALOADER_KEYS[split]}.dataset: {err}') from None
     return built
 
 

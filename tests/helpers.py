@@ -9,3 +9,14 @@ from torch import nn
 def n_params(module: nn.Module) -> int:
     """Number of parameters of ``module`` (trainable or not)."""
     return sum(p.numel() for p in module.parameters())
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py`` (tools are scripts, not a package)."""
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'crbench_tool_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

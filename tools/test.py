@@ -9,6 +9,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from crbench.apis import ConfigError, DictAction, check_data, prepare_config  # noqa: E402
 from crbench.datasets import DatasetLayoutError  # noqa: E402
+from crbench.datasets.completeness import (prepare_test_split, read_error_message,  # noqa: E402
+                                           unreadable_message)
 
 
 def parse_args(argv=None):
@@ -30,6 +32,10 @@ def parse_args(argv=None):
                         '(Fig. 9), x0 trajectory (Fig. 4)')
     parser.add_argument('--max-images', type=int, default=8,
                         help='how many comparison grids --save-images writes')
+    parser.add_argument('--allow-incomplete', action='store_true',
+                        help='score a test split with missing or damaged files: they are '
+                        'left out (found by reading every sample once before the run) and '
+                        'the result records incomplete: true; refused by default')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -47,6 +53,7 @@ def main(argv=None) -> int:
             raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist; train '
                                     f'one with `python tools/train.py {args.config}`')
         datasets = check_data(cfg, splits=('test',))
+        datasets['test'] = prepare_test_split(cfg, datasets['test'], args.allow_incomplete)
     except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
@@ -68,7 +75,7 @@ def main(argv=None) -> int:
     from mmengine.dist import is_main_process
     from mmengine.runner import Runner
     from crbench.engine import init_cpu_distributed
-    from crbench.results import build_record, write_record
+    from crbench.results import record_test_run
     init_cpu_distributed(args.launcher)
     from crbench.engine import UntrustedCheckpointError
     runner = Runner.from_cfg(cfg)
@@ -77,20 +84,19 @@ def main(argv=None) -> int:
     except UntrustedCheckpointError as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
+    except RuntimeError as err:  # a damaged data file, also from a loader worker
+        if read_error_message(err) is None:
+            raise
+        print(f'crbench test: {unreadable_message(read_error_message(err), "test")}',
+              file=sys.stderr)
+        return 2
 
     if args.no_results or not is_main_process():
         return 0
-    metric = runner.test_evaluator.metrics[0]
-    dataset_cfg = cfg.test_dataloader.dataset
-    dataset = datasets['test']
-    record = build_record(
-        model=cfg.model_name, model_display=cfg.get('model_display'), config=args.config,
-        dataset=dataset_cfg.get('dataset_name', dataset.DATASET_NAME), split=dataset.split,
-        protocol=metric.protocol.name, metrics=metrics,
-        n_images=metrics.get('n_images', len(dataset)), checkpoint=args.checkpoint,
-        synthetic=dataset.synthetic, unavailable_metrics=getattr(metric, 'unavailable', []),
-        extra=dict(data_root=dataset.data_root))
-    path = write_record(record, args.results_dir)
+    path = record_test_run(cfg=cfg, config=args.config, checkpoint=args.checkpoint,
+                           cfg_options=args.cfg_options, metric=runner.test_evaluator.metrics[0],
+                           metrics=metrics, dataset=datasets['test'],
+                           results_dir=args.results_dir, allow_incomplete=args.allow_incomplete)
     print(f'crbench test: result written to {path}')
     return 0
 

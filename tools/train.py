@@ -8,6 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from crbench.apis import ConfigError, DictAction, check_data, prepare_config  # noqa: E402
 from crbench.datasets import DatasetLayoutError  # noqa: E402
+from crbench.datasets.completeness import run_reporting_read_errors  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -52,14 +53,12 @@ def main(argv=None) -> int:
         # stage in order in one command; see crbench/engine/multi_stage.py.
         from crbench.engine.multi_stage import StageError, train_stages
         try:
-            train_stages(cfg)
+            return run_reporting_read_errors('train', train_stages, cfg)
         except StageError as err:
             print(f'crbench train: {err}', file=sys.stderr)
             return 2
-        return 0
     runner = Runner.from_cfg(cfg)
-    runner.train()
-    return 0
+    return run_reporting_read_errors('train', runner.train)  # a damaged file: exit 2
 
 
 if __name__ == '__main__':

@@ -1,36 +1,13 @@
-# AMGAN-CR on RICE1: the collection's recipe (docs/models.md §1.5). D: logistic GAN loss on the
-# conditional PatchGAN (SpA-GAN's); G: 0.1 x GAN + 10 x L1 + 10 x MSE(mask, M); D first.
-# Networks and losses work on [0, 1] images as officially (network_range); predictions are
-# mapped back to [-1, 1].
-_base_ = [
-    '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
-model_name = 'amgan_cr'
+# AMGAN-CR on RICE1: configs/_base_/models/amgan_cr.py (docs/models.md §1.5).
+_base_ = ['../_base_/models/amgan_cr.py', '../_base_/datasets/rice1.py']
 
-model = dict(
-    type='GANRestorer',
-    generator=dict(type='AMGANCRGenerator', in_channels=3, out_channels=3),
-    discriminator=dict(type='PatchDiscriminator', in_channels=3, out_channels=3),
-    conditional=True,  # D sees (generator input, image)
-    adversarial='logistic',
-    adversarial_weight=0.1,
-    pixel_losses=dict(l1=dict(type='L1Loss')),
-    pixel_weights=dict(l1=10.0),
-    attention_loss=dict(type='MSELoss'),
-    attention_weight=10.0,
-    attention_upper=10.0,  # M = clip(sum(gt - cloudy), 0, 10.0) in 0-255 units (docs/models.md §1)
-    update_order=('discriminator', 'generator'),
-    input_keys=('cloudy', ),
-    network_range=(0.0, 1.0),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
+# attention_upper 10: M = clip(sum(gt - cloudy), 0, 10) in 0-255 units
+model = dict(generator=dict(in_channels=3, out_channels=3),
+             discriminator=dict(in_channels=3, out_channels=3), attention_upper=10.0)
 
 # The official AMGAN-CR train loader does not shuffle (docs/models.md §1.5); kept for fidelity.
 train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=False))
 
-# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 400 training
-# images / 2 = 200 iterations per epoch -> 40,000 iterations.
-# Validation and checkpoints every 10 epochs.
+# Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)
 default_hooks = dict(checkpoint=dict(interval=2000))

@@ -1,14 +1,9 @@
-# CVAE on CUHK-CR1: the CUHK-CR2 recipe (configs/cvae/cvae_cuhkcr2.py) on the
-# CUHK-CR1 folder.
-_base_ = ['./cvae_cuhkcr2.py']
-dataset_name = 'CUHK-CR1'
-data_root = 'data/C-CUHK/CUHK-CR1'
-train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
-val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
-test_dataloader = val_dataloader
+# CVAE on CUHK-CR1: configs/_base_/models/cvae.py (docs/models.md §1.3).
+_base_ = ['../_base_/models/cvae.py', '../_base_/datasets/cuhk_cr1.py']
 
-# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 534 training
-# images / 2 = 267 iterations per epoch -> 53,400 iterations.
-# Validation and checkpoints every 10 epochs.
+# Edge term on the first three bands (R, G, B; the NIR band gets none), as officially.
+model = dict(generator=dict(in_channels=4))
+
+# Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=53400, val_interval=2670)
 default_hooks = dict(checkpoint=dict(interval=2670))

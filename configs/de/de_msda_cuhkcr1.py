@@ -6,15 +6,10 @@
 # Test the final model:
 #   python tools/test.py configs/de/de_msda_cuhkcr1.py \
 #       work_dirs/de_msda_cuhkcr1/stage3_joint/iter_20000.pth
-_base_ = ['./_base_/de_cuhkcr1.py']
-model_name = 'de_msda'
+_base_ = ['./_base_/de_cuhkcr1.py', './_base_/de_msda.py', './_base_/de_runtime.py']
 
-model = dict(
-    # Must match `model.generator` of reference_train_config (checked by the tests).
-    reference=dict(type='MSDACRGenerator', in_channels=4),
-    # The final checkpoint of configs/msda_cr/msda_cr_cuhkcr1.py (iter_<its max_iters>.pth).
-    reference_checkpoint='work_dirs/msda_cr_cuhkcr1/iter_53400.pth',
-    reference_train_config='configs/msda_cr/msda_cr_cuhkcr1.py',
-    # The MSDA-CR generator ends in a sigmoid: [0, 1] in and out, as in the official DE.
-    reference_input_range='zero_one',
-    reference_output_index=-1)
+model = dict(cnp=dict(num_bands=4), weight_net=dict(num_bands=4),
+             reference=dict(in_channels=4),
+             # The final checkpoint (iter_<max_iters>.pth) of reference_train_config.
+             reference_checkpoint='work_dirs/msda_cr_cuhkcr1/iter_53400.pth',
+             reference_train_config='configs/msda_cr/msda_cr_cuhkcr1.py')

@@ -6,15 +6,10 @@
 # Test the final model:
 #   python tools/test.py configs/de/de_msda_rice2.py \
 #       work_dirs/de_msda_rice2/stage3_joint/iter_20000.pth
-_base_ = ['./_base_/de_rice2.py']
-model_name = 'de_msda'
+_base_ = ['./_base_/de_rice2.py', './_base_/de_msda.py', './_base_/de_runtime.py']
 
-model = dict(
-    # Must match `model.generator` of reference_train_config (checked by the tests).
-    reference=dict(type='MSDACRGenerator', in_channels=3),
-    # The final checkpoint of configs/msda_cr/msda_cr_rice2.py (iter_<its max_iters>.pth).
-    reference_checkpoint='work_dirs/msda_cr_rice2/iter_58800.pth',
-    reference_train_config='configs/msda_cr/msda_cr_rice2.py',
-    # The MSDA-CR generator ends in a sigmoid: [0, 1] in and out, as in the official DE.
-    reference_input_range='zero_one',
-    reference_output_index=-1)
+model = dict(cnp=dict(num_bands=3), weight_net=dict(num_bands=3),
+             reference=dict(in_channels=3),
+             # The final checkpoint (iter_<max_iters>.pth) of reference_train_config.
+             reference_checkpoint='work_dirs/msda_cr_rice2/iter_58800.pth',
+             reference_train_config='configs/msda_cr/msda_cr_rice2.py')

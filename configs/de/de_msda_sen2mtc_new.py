@@ -8,15 +8,10 @@
 #       work_dirs/de_msda_sen2mtc_new/stage3_joint/iter_20000.pth
 # NOTE: runs once DiffusionEnhancement folds the time axis of its 1xCxHxW cloudy input
 # (as GANRestorer does); see configs/de/_base_/de_sen2mtc_new.py.
-_base_ = ['./_base_/de_sen2mtc_new.py']
-model_name = 'de_msda'
+_base_ = ['./_base_/de_sen2mtc_new.py', './_base_/de_msda.py', './_base_/de_runtime.py']
 
-model = dict(
-    # Must match `model.generator` of reference_train_config (checked by the tests).
-    reference=dict(type='MSDACRGenerator', in_channels=3),
-    # The final checkpoint of configs/msda_cr/msda_cr_sen2mtc_new.py (iter_<its max_iters>.pth).
-    reference_checkpoint='work_dirs/msda_cr_sen2mtc_new/iter_238000.pth',
-    reference_train_config='configs/msda_cr/msda_cr_sen2mtc_new.py',
-    # The MSDA-CR generator ends in a sigmoid: [0, 1] in and out, as in the official DE.
-    reference_input_range='zero_one',
-    reference_output_index=-1)
+model = dict(cnp=dict(num_bands=3), weight_net=dict(num_bands=3),
+             reference=dict(in_channels=3),
+             # The final checkpoint (iter_<max_iters>.pth) of reference_train_config.
+             reference_checkpoint='work_dirs/msda_cr_sen2mtc_new/iter_238000.pth',
+             reference_train_config='configs/msda_cr/msda_cr_sen2mtc_new.py')

@@ -1,60 +1,15 @@
 # EMRDM on Sen2_MTC_New (multi-temporal, L = 3), EMRDM paper Table 5 column "Sen2_MTC_New" and
-# docs/models.md §3.4 (sen2_mtc_new.yaml, ablation/alpha3.0.yaml).
-#
-# Network: TemporalHDiT ("THDiT"), patch 4, widths [256, 512, 768], depths [2, 2, 16], FFN
-# [512, 1024, 1536], NA k7 / NA k7 / global (heads of 64), no dropout, mapping 2 x 768 / 1536 /
-# 0.1, TFSA with 16 heads, d_k 48, FFN 1536 (148,878,322 parameters, Table 5 "148.88M").
-# Per frame l the input is 7 = 3 (c_in x_sigma^l) + 4 (cloudy R, G, B, NIR of frame l);
-# output 3 (RGB). mu^l = cloudy RGB of frame l (mean_bands [0, 1, 2]); the frames get
-# independent noise and share sigma; c_skip / c_out / lambda use sigma^2 / L (EMRDM Eqs. 15-16).
-# Process: alpha 3.0 (Table 5 and ablation/alpha3.0.yaml; the released sen2_mtc_new.yaml has
-# 1.0), sigma_data 1.0, sigma_mu 1.0, sigma_cov 0.9, ln sigma ~ N(-1.4, 1.4^2).
-# Sampler (Table 5): stochastic Euler, N = 5, S_churn 1.0 (gamma = 0.2), S_noise 1.0,
-# S_tmin 0, S_tmax 100, sigma in [0.001, 100], rho 7 (the yaml samples deterministically).
-# Optimisation: AdamW lr 1e-4, betas (0.9, 0.999), eps 1e-8, wd 0.01; EMA 0.9999 with warm-up;
-# seed 3407.
+# docs/models.md §3.4 (sen2_mtc_new.yaml, ablation/alpha3.0.yaml): the TemporalHDiT EMRDM of
+# configs/_base_/models/emrdm_thdit.py (148,878,322 parameters, Table 5 "148.88M").
+# Optimisation and EMA: ./_base_/emrdm_runtime.py.
 #
 # Schedule: Table 5 trains 500 epochs with batch 8 per GPU on 4 GPUs (effective batch 32):
 # ceil(2,380 / 32) = 75 iterations per epoch -> 500 x 75 = 37,500 iterations; validation
 # every epoch (alpha3.0.yaml). Table 5 lists 64,141 "Training Steps", which does not follow
 # from 500 epochs at this batch; set max_iters=64141 to match that count instead.
 # Launch on 4 GPUs, or set batch_size=32 on one.
-_base_ = [
-    '../_base_/datasets/sen2mtc_new.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'emrdm'
-
-thdit = dict(
-    type='TemporalHDiT', in_channels=7, out_channels=3, patch_size=4,
-    widths=[256, 512, 768], depths=[2, 2, 16], d_ffs=[512, 1024, 1536],
-    self_attns=[dict(type='neighborhood', d_head=64, kernel_size=7),
-                dict(type='neighborhood', d_head=64, kernel_size=7),
-                dict(type='global', d_head=64)],
-    dropout_rate=[0.0, 0.0, 0.0],
-    mapping_depth=2, mapping_width=768, mapping_d_ff=1536, mapping_dropout_rate=0.1,
-    temporal_n_heads=16, temporal_d_k=48, temporal_d_ff=1536, temporal_dropout=0.0,
-    pad_value=0.0)
-
-model = dict(
-    type='EMRDM',
-    network=thdit,
-    alpha=3.0, sigma_data=1.0, sigma_mu=1.0, sigma_cov=0.9,
-    p_mean=-1.4, p_std=1.4,
-    sigma_min=0.001, sigma_max=100.0, rho=7.0,
-    sampler=dict(type='StochasticEulerSampler', num_steps=5, s_churn=1.0, s_noise=1.0,
-                 s_tmin=0.0, s_tmax=100.0),
-    mean_bands=[0, 1, 2],  # mu^l = RGB of frame l
-    cond_bands=None,       # condition: all 4 bands of frame l
-    data_preprocessor=dict(type='CRDataPreprocessor'))
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01))
-custom_hooks = [dict(type='EMAHook', ema_type='WarmupEMA', decay=0.9999)]
+_base_ = ['../_base_/models/emrdm_thdit.py', '../_base_/datasets/sen2mtc_new.py',
+          './_base_/emrdm_runtime.py']
 
 train_dataloader = dict(batch_size=8)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=37500, val_interval=75)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-randomness = dict(seed=3407, deterministic=False)

@@ -1,10 +1,8 @@
-# MemoryNet on CUHK-CR1: the CUHK-CR2 recipe on the CUHK-CR1 folder.
-# 534 training images / batch 2 = 267 iterations per epoch -> 200 epochs = 53,400 iterations.
-_base_ = ['./memorynet_cuhkcr2.py']
-dataset_name = 'CUHK-CR1'
-data_root = 'data/C-CUHK/CUHK-CR1'
-train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
-val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
-test_dataloader = val_dataloader
+# MemoryNet on CUHK-CR1: configs/_base_/models/memorynet.py (docs/models.md §1.1).
+_base_ = ['../_base_/models/memorynet.py', '../_base_/datasets/cuhk_cr1.py']
+
+model = dict(generator=dict(in_channels=4))
+
+# Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=53400, val_interval=2670)
 default_hooks = dict(checkpoint=dict(interval=2670))

@@ -1,24 +1,8 @@
-# MemoryNet (the collection's MPRNet, n_feat 40) on RICE1, as trained for the DE paper:
-# batch 2 at 256x256, Adam 1e-4 (0.5, 0.999), wd 1e-5.
-_base_ = [
-    '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter.py',
-    '../_base_/default_runtime.py',
-]
-model_name = 'memorynet'
+# MemoryNet on RICE1: configs/_base_/models/memorynet.py (docs/models.md §1.1).
+_base_ = ['../_base_/models/memorynet.py', '../_base_/datasets/rice1.py']
 
-model = dict(
-    type='SupervisedRestorer',
-    generator=dict(type='MemoryNet', in_channels=3, n_feat=40, scale_unetfeats=20,
-                   scale_orsnetfeats=16, num_cab=8),
-    # docs/models.md §1.1: Charbonnier on all three stage outputs + 0.05 x edge loss.
-    losses=dict(charbonnier=dict(type='CharbonnierLoss', eps=1e-3),
-                edge=dict(type='LaplacianEdgeLoss', eps=1e-3)),
-    loss_weights=dict(charbonnier=1.0, edge=0.05),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
+model = dict(generator=dict(in_channels=3))
 
-# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 400 training
-# images / 2 = 200 iterations per epoch -> 40,000 iterations.
-# Validation and checkpoints every 10 epochs.
+# Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)
 default_hooks = dict(checkpoint=dict(interval=2000))

@@ -1,36 +1,8 @@
-# MSDA-CR on RICE1: the collection's recipe (docs/models.md §1.2). G: 1.2 x SmoothL1 + 0.04 x VGG16
-# perceptual + 0.05 x WGAN; D (unconditional critic): WGAN + gradient penalty (lambda 10,
-# interpolation factor ~ N(0, 1) as officially); G is stepped first.
-# The generator ends in a sigmoid: it works on [0, 1] images (network_range) and its
-# output is mapped to [-1, 1] by the framework.
-_base_ = [
-    '../_base_/datasets/rice1.py',
-    '../_base_/schedules/adam_iter_gan.py',
-    '../_base_/gan_runtime.py',
-]
-model_name = 'msda_cr'
+# MSDA-CR on RICE1: configs/_base_/models/msda_cr.py (docs/models.md §1.2).
+_base_ = ['../_base_/models/msda_cr.py', '../_base_/datasets/rice1.py']
 
-model = dict(
-    type='GANRestorer',
-    generator=dict(type='MSDACRGenerator', in_channels=3),
-    discriminator=dict(type='MSDACRDiscriminator', in_channels=3),
-    conditional=False,
-    adversarial='wgan',
-    adversarial_weight=0.05,
-    pixel_losses=dict(
-        smooth_l1=dict(type='SmoothL1Loss', beta=1.0),
-        # ImageNet VGG16 from $CRBENCH_VGG16_WEIGHTS or the torch hub cache (never downloaded).
-        perceptual=dict(type='VGGPerceptualLoss', band_mode='mean_rgb', rgb_bands=(0, 1, 2),
-                        input_range=(0.0, 1.0))),
-    pixel_weights=dict(smooth_l1=1.2, perceptual=0.04),
-    gradient_penalty=dict(type='WGANGradientPenalty', weight=10.0, interp='normal'),
-    update_order=('generator', 'discriminator'),
-    input_keys=('cloudy', ),
-    network_range=(0.0, 1.0),
-    data_preprocessor=dict(type='CRDataPreprocessor'))
+model = dict(generator=dict(in_channels=3), discriminator=dict(in_channels=3))
 
-# Schedule: 200 epochs at batch 2 (the collection, docs/models.md §1): 400 training
-# images / 2 = 200 iterations per epoch -> 40,000 iterations.
-# Validation and checkpoints every 10 epochs.
+# Schedule: 200 epochs at batch 2 (the collection; table in ../_base_/schedules/adam_iter.py).
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)
 default_hooks = dict(checkpoint=dict(interval=2000))

@@ -1,13 +1,21 @@
 """What every paired cloud-removal dataset shares."""
 import json
+import math
 import os
 import os.path as osp
 import re
-from typing import List, Optional
+from typing import Dict, Iterable, List, Optional
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 
 SYNTHETIC_MARKER = 'CRBENCH_SYNTHETIC.json'
+
+# Validation split of datasets that publish only train and test (CUHK-CR1/2, RICE1/2):
+# carved from the published training split so that checkpoint selection never sees
+# a test image (carve_validation_split documents the rule).
+VAL_SPLIT_SEED = 0
+VAL_FRACTION = 0.1
 
 
 class DatasetLayoutError(FileNotFoundError):
@@ -27,6 +35,26 @@ def read_synthetic_marker(root: str) -> Optional[dict]:
             with open(marker) as f:
                 return json.load(f)
     return None
+
+
+def carve_validation_split(train_ids: Iterable[str], seed: int = VAL_SPLIT_SEED,
+                           fraction: float = VAL_FRACTION) -> Dict[str, List[str]]:
+    """Split a published training split into ``{'train': [...], 'val': [...]}``.
+
+    The rule: take the ids in natural order (0, 1, 2, …, 10, …);
+    n_val = floor(fraction · n + 0.5), at least 1 and at most n − 1; the val ids are
+    the first n_val positions of ``numpy.random.default_rng(seed).permutation(n)``.
+    The train split keeps the other ids, so train and val partition the published
+    training split and the test split is never touched. CUHK-CR1 (534 published
+    training pairs) gives 481 / 53, CUHK-CR2 (448) 403 / 45, RICE1 (400) 360 / 40.
+    """
+    ids = sorted(set(str(i) for i in train_ids), key=natural_key)
+    if len(ids) < 2:
+        raise ValueError(f'a validation split needs at least 2 training samples, found '
+                         f'{len(ids)}')
+    n_val = min(len(ids) - 1, max(1, int(math.floor(fraction * len(ids) + 0.5))))
+    chosen = {ids[p] for p in np.random.default_rng(seed).permutation(len(ids))[:n_val]}
+    return {'train': [i for i in ids if i not in chosen], 'val': [i for i in ids if i in chosen]}
 
 
 class BaseCRDataset(BaseDataset):
@@ -49,12 +77,18 @@ class BaseCRDataset(BaseDataset):
     SPLITS = ('train', 'test')
 
     def __init__(self, data_root: str, split: str = 'train', pipeline=(),
-                 max_samples: Optional[int] = None, test_mode: bool = None, **kwargs):
+                 max_samples: Optional[int] = None, test_mode: bool = None,
+                 exclude_ids: Iterable[str] = (), **kwargs):
         if split not in self.SPLITS:
             raise ValueError(f'{type(self).__name__}: split must be one of {self.SPLITS}, '
                              f'got {split!r}')
         self.split = split
         self.max_samples = max_samples
+        self.exclude_ids = [str(i) for i in exclude_ids]
+        # Samples of the split that are not read, each dict(sample_id, reason): incomplete
+        # on disk (a missing partner file) or excluded (``exclude_ids``, e.g. damaged files
+        # under ``tools/test.py --allow-incomplete``). Results record them.
+        self.skipped: List[dict] = []
         data_root = osp.expanduser(str(data_root))
         if not osp.isdir(data_root):
             self.layout_error(f'data_root {data_root!r} does not exist')
@@ -83,8 +117,25 @@ class BaseCRDataset(BaseDataset):
         names = [n for n in os.listdir(folder) if n.lower().endswith(tuple(suffixes))]
         return sorted(names, key=natural_key)
 
+    def carve(self, pool: Iterable[str], seed: int = VAL_SPLIT_SEED,
+              fraction: float = VAL_FRACTION) -> List[str]:
+        """The ids of split 'train', 'val' or 'trainval' drawn from ``pool``, the
+        published training split (``carve_validation_split``; 'trainval' is all of it)."""
+        pool = sorted(set(str(i) for i in pool), key=natural_key)
+        if self.split == 'trainval':
+            return pool
+        try:
+            return carve_validation_split(pool, seed, fraction)[self.split]
+        except ValueError as err:
+            self.layout_error(f'cannot carve a validation split from the training split: {err}')
+
     def finish_data_list(self, data_list: List[dict]) -> List[dict]:
         """Common last step: flag synthetic data, apply ``max_samples``, refuse empty."""
+        if self.exclude_ids:
+            excluded = set(self.exclude_ids)
+            self.skipped += [dict(sample_id=str(i['sample_id']), reason='excluded (exclude_ids)')
+                             for i in data_list if str(i['sample_id']) in excluded]
+            data_list = [i for i in data_list if str(i['sample_id']) not in excluded]
         if not data_list:
             self.layout_error('no samples were found')
         for info in data_list:

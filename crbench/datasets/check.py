@@ -309,11 +309,16 @@ def check_cuhk(cfg: dict, report: SplitReport, deep: bool, max_samples, progress
     report.published = PUBLISHED_COUNTS.get(name, {}).get(report.split)
     use_nir = cfg.get('use_nir', True)
     nir_root = cfg.get('nir_root') or osp.join(osp.dirname(root), 'nir', osp.basename(root))
-    folders = {'cloud': (osp.join(root, report.split, 'cloud'), 3),
-               'label': (osp.join(root, report.split, 'label'), 3)}
+    from .base import VAL_FRACTION, VAL_SPLIT_SEED, carve_validation_split
+    from .cuhk_cr import cuhk_folder
+    folder = cuhk_folder(report.split)  # 'val' is carved from the train folder
+    if report.split in ('train', 'val'):
+        report.published, report.published_note = None, 'carved from the published train'
+    folders = {'cloud': (osp.join(root, folder, 'cloud'), 3),
+               'label': (osp.join(root, folder, 'label'), 3)}
     if use_nir:
-        folders['nir cloud'] = (osp.join(nir_root, report.split, 'cloud'), 1)
-        folders['nir label'] = (osp.join(nir_root, report.split, 'label'), 1)
+        folders['nir cloud'] = (osp.join(nir_root, folder, 'cloud'), 1)
+        folders['nir label'] = (osp.join(nir_root, folder, 'label'), 1)
     names = {}
     for key, (folder, _) in folders.items():
         if not osp.isdir(folder):
@@ -324,6 +329,11 @@ def check_cuhk(cfg: dict, report: SplitReport, deep: bool, max_samples, progress
         return
     union = sorted(set().union(*names.values()), key=natural_key)
     complete = [n for n in union if all(n in listed for listed in names.values())]
+    if report.split in ('train', 'val') and len(complete) >= 2:
+        kept = set(carve_validation_split([osp.splitext(n)[0] for n in complete],
+                                          cfg.get('val_seed', VAL_SPLIT_SEED),
+                                          cfg.get('val_fraction', VAL_FRACTION))[report.split])
+        complete = [n for n in complete if osp.splitext(n)[0] in kept]
     report.found = len(complete)
     for n in union:
         absent = [k for k, listed in names.items() if n not in listed]

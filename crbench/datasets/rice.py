@@ -20,13 +20,22 @@ Split. No split of RICE is published, only the 8:2 ratio. crbench fixes one:
    ids, skipping ids already placed; everything else is train.
 
 ``make_rice_split`` implements it and ``tools/make_rice_split.py`` writes the
-lists. RICE1 ships lists for its published ids 0…499 (400 / 100) in
-``crbench/datasets/splits/rice1_{train,test}.txt``; they are used by default and a
-copy whose ids differ is refused with a message. RICE2's id range is not known
-(the paper says 450 triplets, the release reportedly 736, figures use ids up to
-630), so no RICE2 list is shipped: by default the same rule is applied to the ids
-found on disk (``split_file=None``), which is deterministic for a given copy.
-Run ``tools/make_rice_split.py --root <RICE_DATASET> --version 2`` to freeze it.
+lists. The rule sees every id with a cloudy *or* a label image, so a copy that
+lacks one partner file keeps the same split; the incomplete sample is skipped
+and listed in ``dataset.skipped``. RICE1 ships lists for its published ids
+0…499 (400 / 100) in ``crbench/datasets/splits/rice1_{train,test}.txt``; they are
+used by default and a copy whose ids differ is refused with a message. RICE2's id
+range is not known (the paper says 450 triplets, the release reportedly 736,
+figures use ids up to 630), so no RICE2 list is shipped: by default the same rule
+is applied to the ids found on disk (``split_file=None``), which is deterministic
+for a given copy. Run ``tools/make_rice_split.py --root <RICE_DATASET> --version 2``
+to freeze it.
+
+Validation. No validation split is published either. Split 'val' is carved from
+the 8:2 training split with ``carve_validation_split`` (crbench/datasets/base.py:
+10 %, seed 0; RICE1: 360 train / 40 val) and split 'train' is the rest of it, so
+checkpoint selection never sees a test image; 'trainval' is the whole 8:2
+training split (what the papers trained on).
 """
 import math
 import os
@@ -37,7 +46,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import numpy as np
 
 from crbench.registry import DATASETS
-from .base import BaseCRDataset, natural_key
+from .base import VAL_FRACTION, VAL_SPLIT_SEED, BaseCRDataset, natural_key
 
 RICE_LAYOUT = """\
   RICE_DATASET/                   <- data_root (as extracted from RICE_DATASET.zip)
@@ -113,32 +122,43 @@ class RICEDataset(BaseCRDataset):
     Args:
         data_root: ``RICE_DATASET`` (or its ``RICE1`` / ``RICE2`` folder).
         version: 1 or 2.
-        split: 'train' or 'test'.
+        split: 'train', 'val', 'test' or 'trainval' (module docstring: 'val' and
+            'train' partition the 8:2 training split, 'trainval' is all of it).
         split_file: 'default' (the shipped list for RICE1, the computed split for
             RICE2 and for synthetic copies), None (always compute the documented
-            split from the ids on disk), or the path of a list of ids for this split.
-        split_seed: seed of the computed split.
+            split from the ids on disk), or the path of a list of ids: the test ids
+            for split 'test', the 8:2 training ids (``rice<v>_train.txt`` of
+            tools/make_rice_split.py) for 'train', 'val' and 'trainval'.
+        split_seed: seed of the computed 8:2 split.
+        val_seed, val_fraction: of the carved validation split.
     """
 
     DATASET_NAME = 'RICE'
     LAYOUT = RICE_LAYOUT
-    SPLITS = ('train', 'test')
+    SPLITS = ('train', 'val', 'test', 'trainval')
 
     def __init__(self, data_root: str, version: int = 1, split: str = 'train',
                  split_file: Optional[str] = 'default', split_seed: int = RICE_SPLIT_SEED,
+                 val_seed: int = VAL_SPLIT_SEED, val_fraction: float = VAL_FRACTION,
                  **kwargs):
         if version not in (1, 2):
             raise ValueError(f'RICEDataset: version must be 1 or 2, got {version!r}')
         self.version, self.split_file, self.split_seed = version, split_file, split_seed
+        self.val_seed, self.val_fraction = val_seed, val_fraction
         self.DATASET_NAME = f'RICE{version}'
         super().__init__(data_root=data_root, split=split, **kwargs)
+
+    @property
+    def published_split(self) -> str:
+        """The 8:2 split this split is drawn from ('train' for train / val / trainval)."""
+        return 'test' if self.split == 'test' else 'train'
 
     @property
     def split_source(self) -> Optional[str]:
         """The list file used for this split, or None for the computed split."""
         if self.split_file == 'default':
             # A synthetic copy holds a handful of ids, never the published ones.
-            path = shipped_split_file(self.version, self.split)
+            path = shipped_split_file(self.version, self.published_split)
             return path if osp.isfile(path) and not self.synthetic else None
         return self.split_file
 
@@ -150,32 +170,46 @@ class RICEDataset(BaseCRDataset):
             self.layout_error(f'folder {osp.join(root, "label")!r} is missing')
         return (root, ) + scan_rice_pairs(root)
 
-    def split_ids(self, available: List[str]) -> List[str]:
+    def split_ids(self, on_disk: List[str]) -> List[str]:
+        """The ids of this split; ``on_disk``: every id with a cloudy or a label image."""
         source = self.split_source
         if source is None:
-            return make_rice_split(available, self.split_seed,
-                                   force_test=FIGURE_IDS[self.version])[self.split]
-        if not osp.isfile(source):
-            self.layout_error(f'split file {source!r} does not exist')
-        ids = read_id_list(source)
-        absent = [i for i in ids if i not in set(available)]
-        if absent:
-            self.layout_error(
-                f'{len(absent)} id(s) of the split file {source!r} have no cloud/label pair '
-                f'on disk, e.g. {absent[:5]}; this copy numbers its files differently. Use '
-                'split_file=None (computed 8:2 split of the ids on disk) or write lists for '
-                'it with tools/make_rice_split.py')
-        return ids
+            try:
+                ids = make_rice_split(on_disk, self.split_seed,
+                                      force_test=FIGURE_IDS[self.version])[self.published_split]
+            except ValueError as err:  # a copy too small for the figure ids
+                self.layout_error(f'cannot compute the 8:2 split of the {len(on_disk)} ids on '
+                                  f'disk ({err}); give split_file lists')
+        else:
+            if not osp.isfile(source):
+                self.layout_error(f'split file {source!r} does not exist')
+            ids = read_id_list(source)
+            if not ids:
+                self.layout_error(f'split file {source!r} lists no ids (one id per line, '
+                                  "e.g. '17' or '17.png'); write it with "
+                                  'tools/make_rice_split.py')
+            present = set(on_disk)
+            absent = [i for i in ids if i not in present]
+            if absent:
+                self.layout_error(
+                    f'{len(absent)} id(s) of the split file {source!r} have no image on '
+                    f'disk, e.g. {absent[:5]}; this copy numbers its files differently. Use '
+                    'split_file=None (computed 8:2 split of the ids on disk) or write lists '
+                    'for it with tools/make_rice_split.py')
+        return ids if self.split == 'test' else self.carve(ids, self.val_seed,
+                                                           self.val_fraction)
 
     def load_data_list(self) -> List[dict]:
         root, cloud, label, unpaired = self.pairs_on_disk()
-        if unpaired:
-            warnings.warn(f'RICEDataset: {len(unpaired)} file(s) under {root!r} exist only in '
-                          f'cloud/ or label/ and are skipped, e.g. {unpaired[:5]}')
-        available = sorted(set(cloud) & set(label), key=natural_key)
+        on_disk = sorted(set(cloud) | set(label), key=natural_key)
         mask_dir = osp.join(root, 'mask')
-        data_list = []
-        for sample_id in self.split_ids(available):
+        data_list, incomplete = [], []
+        for sample_id in self.split_ids(on_disk):
+            if sample_id not in cloud or sample_id not in label:
+                where = 'label' if sample_id in cloud else 'cloud'
+                incomplete.append(dict(sample_id=sample_id,
+                                       reason=f'no {where} image in {osp.join(root, where)!r}'))
+                continue
             info = dict(sample_id=sample_id, cloudy_path=osp.join(root, 'cloud', cloud[sample_id]),
                         gt_path=osp.join(root, 'label', label[sample_id]),
                         band_names=['R', 'G', 'B'])
@@ -183,4 +217,10 @@ class RICEDataset(BaseCRDataset):
             if osp.isfile(mask):
                 info['cloud_mask_path'] = mask
             data_list.append(info)
+        if incomplete:
+            warnings.warn(f'RICEDataset: {len(incomplete)} sample(s) of split {self.split!r} '
+                          f'lack a partner file and are skipped, e.g. '
+                          + '; '.join(f"{i['sample_id']}: {i['reason']}"
+                                      for i in incomplete[:3]))
+            self.skipped += incomplete
         return self.finish_data_list(data_list)

@@ -243,6 +243,8 @@ class SEN12MSCRDataset(BaseCRDataset):
             if self.missing == 'error':
                 self.layout_error(message)
             warnings.warn(f'SEN12MSCRDataset: skipping {message}')
+            self.skipped += [dict(sample_id=f'{k[0]}_{k[1]}_{k[2]}_p{k[3]}',
+                                  reason=describe_missing(k, m)) for k, m in incomplete]
         data_list = []
         for key in index.complete():
             roi, season, scene, patch = key

@@ -77,7 +77,11 @@ class RandomStateHook(Hook):
             cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if runner.train_loop is not None and isinstance(checkpoint, dict):
+        # runner.train_loop would build the train loop (and the train dataset) on
+        # access; a test run has none built, and may have no train data at all.
+        from mmengine.runner import BaseLoop
+        if isinstance(getattr(runner, '_train_loop', None), BaseLoop) and isinstance(
+                checkpoint, dict):
             self.pending = checkpoint.get('random_state')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:

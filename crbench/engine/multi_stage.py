@@ -27,6 +27,11 @@ Stage entries:
     folder name of the stage (letters, digits, ``_ - .``), unique.
 ``cfg_options``
     the stage's overrides.
+``train_pipeline``
+    the name of a top-level config key holding this stage's training
+    pipeline (e.g. ``'train_pipeline_64'``); it becomes the stage's
+    ``train_dataloader.dataset.pipeline``. One ``stages`` list then serves
+    every dataset whose config defines pipelines under those names.
 ``load_from``
     where the stage starts: ``'previous'`` (the default for every stage but
     the first) is the final checkpoint of the stage before it in the list;
@@ -100,7 +105,8 @@ def parse_stages(cfg) -> List[dict]:
         raise StageError(f'`stages` must be a non-empty list of dict(name=..., '
                          f'cfg_options=...), got {raw!r}')
     stages, seen = [], set()
-    known = {'name', 'cfg_options', 'load_from', 'start_weights', 'new_keys', 'dropped_keys'}
+    known = {'name', 'cfg_options', 'train_pipeline', 'load_from', 'start_weights', 'new_keys',
+             'dropped_keys'}
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise StageError(f'stages[{i}] must be a dict, got {type(entry).__name__}')
@@ -117,6 +123,11 @@ def parse_stages(cfg) -> List[dict]:
         options = entry.get('cfg_options') or {}
         if not isinstance(options, dict):
             raise StageError(f'stages[{i}] ({name}): cfg_options must be a dict')
+        pipeline = entry.get('train_pipeline')
+        if pipeline is not None and (not isinstance(pipeline, str)
+                                     or not isinstance(cfg.get(pipeline), (list, tuple))):
+            raise StageError(f'stages[{i}] ({name}): train_pipeline={pipeline!r} must name a '
+                             'top-level config key holding a list of transforms')
         default_start = 'previous' if i else cfg.get('load_from')
         start = entry.get('load_from', default_start)
         if i == 0 and start == 'previous':
@@ -126,6 +137,7 @@ def parse_stages(cfg) -> List[dict]:
             raise StageError(f'stages[{i}] ({name}): start_weights must be one of '
                              f'{START_WEIGHTS}, got {weights!r}')
         stages.append(dict(index=i + 1, name=name, cfg_options=_to_dict(options),
+                           train_pipeline=pipeline,
                            load_from=start, start_weights=weights,
                            new_keys=_prefixes(entry.get('new_keys'), name, 'new_keys'),
                            dropped_keys=_prefixes(entry.get('dropped_keys'), name,
@@ -194,6 +206,11 @@ def stage_config(cfg, stage: dict):
         if key in stage_cfg:
             stage_cfg.pop(key)
     options = _dotted_leaves(stage['cfg_options'])
+    if stage.get('train_pipeline'):
+        if 'train_dataloader.dataset.pipeline' in options:
+            raise StageError(f'stage {stage["name"]}: give the training pipeline either as '
+                             'train_pipeline or in cfg_options, not both')
+        options['train_dataloader.dataset.pipeline'] = _to_dict(cfg[stage['train_pipeline']])
     try:
         check_override_keys(stage_cfg, options)
     except ConfigError as err:

@@ -10,6 +10,13 @@ Per sample it reads ``pred`` and ``gt`` (C×H×W, [-1, 1]) from the data sample
 metric, and ``compute_metrics`` returns the NaN-skipping means plus
 ``n_images`` (docs/datasets.md §6, "Aggregation").
 
+Per-image records. ``per_image`` holds, after an evaluation, one dict per
+scored image: ``sample_id``, every metric, and ``cloud_fraction`` (the share of
+cloud pixels of the ground-truth mask) where the sample has one. ``tools/test.py``
+writes them beside the run JSON (crbench/results.py); the bootstrap intervals
+and ``tools/compare_runs.py`` are computed from them. ``sample_id`` and
+``cloud_fraction`` describe the image and are not averaged.
+
 LPIPS policy (``docs/contracts.md``, "Metrics"; docs/environment.md "LPIPS"):
 the real AlexNet weights are needed for a number called ``LPIPS``. If they
 are absent, a warning is logged once, LPIPS is omitted and
@@ -30,6 +37,8 @@ from .lpips_metric import (LPIPSUnavailableError, build_lpips,
 from .protocols import get_protocol, nanmean_results
 
 RANDOM_LPIPS_KEY = 'LPIPS_RANDOM_BACKBONE_TEST_ONLY'
+# Per-image fields that describe the image, not a metric: never averaged.
+DESCRIPTIVE_KEYS = ('sample_id', 'cloud_fraction')
 _ID_KEYS = ('sample_id', 'gt_path', 'img_path', 'cloudy_path')
 
 
@@ -80,6 +89,7 @@ class CRMetric(BaseMetric):
         self._lpips_resolved = False
         self._lpips_key = 'LPIPS'
         self._unavailable: List[str] = []
+        self.per_image: List[Dict[str, Any]] = []
 
     # ------------------------------------------------------------ LPIPS
     def _resolve_lpips(self) -> None:
@@ -162,11 +172,19 @@ class CRMetric(BaseMetric):
             cloud_mask = _field(sample, 'mask')
             if isinstance(cloud_mask, torch.Tensor):
                 row.update(cloudy_clear_errors(pred[0], gt[0], cloud_mask.to(pred.device)))
+                row['cloud_fraction'] = float((cloud_mask > 0.5).double().mean())
+            sample_id = _field(sample, 'sample_id')
+            row['sample_id'] = str(sample_id) if sample_id is not None else None
             self.results.append(row)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """NaN-skipping mean over images of every metric, plus n_images."""
-        metrics = nanmean_results(results)
+        """NaN-skipping mean over images of every metric, plus n_images.
+
+        Keeps the per-image rows (all ranks' rows, on the main process) in ``per_image``.
+        """
+        self.per_image = [dict(r) for r in results]
+        metrics = nanmean_results([{k: v for k, v in r.items() if k not in DESCRIPTIVE_KEYS}
+                                   for r in results])
         metrics['n_images'] = len(results)
         return metrics
 

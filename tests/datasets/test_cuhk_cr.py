@@ -47,7 +47,7 @@ def test_layout_written_exactly(cuhk_root):
 def test_sample_matches_manual_pipeline(repo_root, cuhk_root):
     before = listing(osp.dirname(cuhk_root))
     ds = dataset_from_base_config(repo_root, cuhk_root)
-    assert len(ds) == 3 and ds.synthetic
+    assert len(ds) == 2 and ds.synthetic   # 3 published train pairs: 2 train + 1 val
     sample = ds[0]
     cloudy = sample['inputs']['cloudy'].numpy()
     sid = sample['data_samples'].metainfo['sample_id']
@@ -83,7 +83,7 @@ def test_corrupt_and_wrong_size_files_are_named(tmp_path):
     load = dict(type='LoadImageBands',
                 sources=dict(cloudy=[('cloudy_path', [0, 1, 2]), ('cloudy_nir_path', [0])],
                              gt=[('gt_path', [0, 1, 2]), ('gt_nir_path', [0])]))
-    ds = CUHKCRDataset(root, split='train', pipeline=[load])
+    ds = CUHKCRDataset(root, split='trainval', pipeline=[load])
     with pytest.raises(Exception, match=r'0\.png.*corrupt'):
         ds[0]
     with pytest.raises(Exception, match=r'1\.png.*same size'):

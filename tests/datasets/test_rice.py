@@ -3,6 +3,7 @@ import importlib.util
 import os
 import os.path as osp
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -70,13 +71,13 @@ def test_split_rule():
 def test_synthetic_round_trip_rgba_and_counts_from_disk(root):
     for version, total in ((1, 11), (2, 12)):
         datasets = {s: RICEDataset(data_root=root, version=version, split=s,
-                                   pipeline=pipeline(version)) for s in ('train', 'test')}
+                                   pipeline=pipeline(version)) for s in ('trainval', 'test')}
         ids = {s: [i['sample_id'] for i in d.data_list] for s, d in datasets.items()}
         assert len(ids['test']) == int(np.floor(0.2 * total + 0.5))
-        assert len(ids['train']) + len(ids['test']) == total
-        assert set(ids['train']).isdisjoint(ids['test'])
-        assert ids == make_rice_split([str(i) for i in range(total)],
-                                      force_test=FIGURE_IDS[version])
+        assert len(ids['trainval']) + len(ids['test']) == total
+        assert set(ids['trainval']).isdisjoint(ids['test'])
+        split = make_rice_split([str(i) for i in range(total)], force_test=FIGURE_IDS[version])
+        assert (ids['trainval'], ids['test']) == (split['train'], split['test'])
         assert '0' in ids['test'] or version == 2          # a RICE1 figure id
         sample = datasets['test'][0]
         assert sample['inputs']['cloudy'].shape == (3, 32, 32)   # alpha dropped, ×0.5
@@ -111,12 +112,24 @@ def test_shipped_list_on_a_real_copy_and_user_lists(root, tmp_path):
 
 def test_unpaired_files_and_bad_layout(root, tmp_path):
     copy = shutil.copytree(root, str(tmp_path / 'RICE_DATASET'))
+    complete = {s: [i['sample_id'] for i in RICEDataset(data_root=root, version=2,
+                                                         split=s).data_list]
+                for s in ('trainval', 'test')}
     os.remove(osp.join(copy, 'RICE2', 'label', '5.png'))
-    with pytest.warns(UserWarning, match=r"1 file\(s\).*\['5'\]"):
-        train = RICEDataset(data_root=copy, version=2, split='train')
-    with pytest.warns(UserWarning):
-        test = RICEDataset(data_root=copy, version=2, split='test')
-    assert len(train) + len(test) == 11
+    sets = {}
+    for split in ('trainval', 'test'):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            sets[split] = RICEDataset(data_root=copy, version=2, split=split)
+        if split == ('test' if '5' in complete['test'] else 'trainval'):
+            assert any('no label image' in str(w.message) for w in caught)
+            assert [s['sample_id'] for s in sets[split].skipped] == ['5']
+        else:
+            assert not sets[split].skipped
+    assert len(sets['trainval']) + len(sets['test']) == 11
+    # the split does not move when a partner file is missing: '5' is only skipped
+    for split, ds in sets.items():
+        assert [i['sample_id'] for i in ds.data_list] == [i for i in complete[split] if i != '5']
     with pytest.raises(DatasetLayoutError, match='RICE1/cloud'):
         RICEDataset(data_root=str(tmp_path), version=1)
     with pytest.raises(ValueError, match='version'):

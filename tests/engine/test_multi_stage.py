@@ -100,9 +100,9 @@ def make_config(folder, data_root, ref_ckpt, name='de_tiny', **kill):
         options = stage.cfg_options
         options.train_dataloader.batch_size = 2
         options.train_cfg.update(max_iters=2, val_interval=2)
-        for transform in options.train_dataloader.dataset.pipeline:
-            if transform['type'] == 'MatlabResize' and transform.get('size'):
-                transform['size'] = (8, 8)  # DE: whole image to 64 in stage 1
+    for transform in cfg.train_pipeline_64:  # the pipeline stage 1 names
+        if transform['type'] == 'MatlabResize' and transform.get('size'):
+            transform['size'] = (8, 8)  # DE: whole image to 64 in stage 1
     path = osp.join(folder, f'{name}.py')
     cfg.dump(path)
     return path, record
@@ -275,6 +275,8 @@ def _cfg(stages, **extra):
     ([dict(name='a', weights='raw')], 'unknown keys'),
     ([dict(name='a', start_weights='best')], 'start_weights'),
     ([dict(name='a', cfg_options=[1])], 'cfg_options must be a dict'),
+    ([dict(name='a', train_pipeline='no_such_key')], 'top-level config key'),
+    ([dict(name='a', train_pipeline=['x'])], 'top-level config key'),
 ])
 def test_parse_stages_errors(stages, match):
     with pytest.raises(StageError, match=match):
@@ -305,6 +307,25 @@ def test_stage_config_merges_and_checks_keys():
     typo = parse_stages(_cfg([dict(name='s1', cfg_options=dict(model=dict(fuson='none')))]))[0]
     with pytest.raises(StageError, match="s1.*'fuson'"):
         stage_config(_cfg([]), typo)
+
+
+def test_stage_names_its_training_pipeline_by_key():
+    pipelines = dict(pipe_64=[dict(type='MatlabResize', size=(64, 64))],
+                     pipe=[dict(type='MatlabResize', scale=0.5)])
+    top = _cfg([dict(name='s1', train_pipeline='pipe_64',
+                     cfg_options=dict(train_dataloader=dict(batch_size=64))),
+                dict(name='s2', train_pipeline='pipe')],
+               train_dataloader=dict(batch_size=16, dataset=dict(pipeline=[])), **pipelines)
+    first, second = (stage_config(top, s) for s in parse_stages(top))
+    assert first.train_dataloader == dict(batch_size=64,
+                                          dataset=dict(pipeline=pipelines['pipe_64']))
+    assert second.train_dataloader == dict(batch_size=16, dataset=dict(pipeline=pipelines['pipe']))
+    first.train_dataloader.dataset.pipeline[0]['size'] = (8, 8)  # a copy: the top level keeps it
+    assert top.pipe_64[0]['size'] == (64, 64) and top.train_dataloader.dataset.pipeline == []
+    both = parse_stages(_cfg([dict(name='s', train_pipeline='pipe', cfg_options={
+        'train_dataloader.dataset.pipeline': []})], **pipelines))[0]
+    with pytest.raises(StageError, match='not both'):
+        stage_config(top, both)
 
 
 def test_check_start_keys(tmp_path):

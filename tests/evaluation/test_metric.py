@@ -100,3 +100,21 @@ def test_missing_pred_and_bad_rank():
 def test_unknown_protocol():
     with pytest.raises(KeyError, match='sen12mscr_official'):
         CRMetric(protocol='psnr_only')
+
+
+def test_per_image_rows_with_ids_and_cloud_fraction():
+    metric = CRMetric(protocol='sen12mscr_official')
+    samples = [_sample(i) for i in range(3)]
+    mask = torch.zeros(1, 24, 24)
+    mask[:, :6] = 1                                      # a quarter of the image is cloud
+    samples[1]['mask'] = mask
+    metric.process({}, samples)
+    res = metric.evaluate(size=3)
+    rows = metric.per_image
+    assert [r['sample_id'] for r in rows] == ['id0', 'id1', 'id2']
+    assert rows[1]['cloud_fraction'] == pytest.approx(0.25)
+    assert 'cloud_fraction' not in rows[0] and 'cloud_fraction' not in res
+    assert 'sample_id' not in res and res['n_images'] == 3
+    for key in ('RMSE', 'PSNR', 'SSIM', 'SAM', 'MAE'):   # the mean is the mean of the rows
+        assert res[key] == pytest.approx(np.mean([r[key] for r in rows]), abs=1e-12)
+    assert res['RMSE_cloudy'] == pytest.approx(rows[1]['RMSE_cloudy'])  # only image 1 has one

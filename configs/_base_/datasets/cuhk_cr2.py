@@ -1,4 +1,5 @@
-# CUHK-CR2 (thick cloud): docs/datasets.md §2. 448 train / 111 test, 4 bands R,G,B,NIR.
+# CUHK-CR2 (thick cloud): docs/datasets.md §2. 448 train (403 train + 45 val) / 111 test,
+# 4 bands R,G,B,NIR.
 # data_root is the CUHK-CR2 folder of the C-CUHK download; the NIR tree is found
 # at C-CUHK/nir/CUHK-CR2 (override with nir_root).
 dataset_type = 'CUHKCRDataset'
@@ -24,12 +25,20 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, dataset_name=dataset_name,
                  split='train', pipeline=train_pipeline))
+# Only train and test are published (§2.4). Checkpoint selection (save_best) uses 'val',
+# 10 % of the published train folder (seed 0; crbench/datasets/base.py
+# carve_validation_split); 'train' is the other 90 %, 'trainval' all of it. The test
+# folder is never read by training.
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, dataset_name=dataset_name,
-                 split='test', pipeline=test_pipeline))  # no separate val split (§2.4)
-test_dataloader = val_dataloader
+                 split='val', pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, dataset_name=dataset_name,
+                 split='test', pipeline=test_pipeline))
 
 val_evaluator = dict(type='CRMetric', protocol='cuhk_official')
 test_evaluator = val_evaluator

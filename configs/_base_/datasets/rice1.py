@@ -33,12 +33,19 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, version=version, split='train',
                  pipeline=train_pipeline))
+# No val split is published. Checkpoint selection (save_best) uses 'val', 10 % of the 8:2
+# training split (seed 0; crbench/datasets/base.py carve_validation_split; RICE1: 360 train /
+# 40 val); 'trainval' is the whole training split. The test split is never read by training.
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, version=version, split='val',
+                 pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, version=version, split='test',
-                 pipeline=test_pipeline))  # no separate val split
-test_dataloader = val_dataloader
+                 pipeline=test_pipeline))
 
 val_evaluator = dict(type='CRMetric', protocol='cuhk_official')
 test_evaluator = val_evaluator

@@ -7,4 +7,4 @@ _base_ = ['./rice1.py']
 version = 2
 train_dataloader = dict(dataset=dict(version=version))
 val_dataloader = dict(dataset=dict(version=version))
-test_dataloader = val_dataloader
+test_dataloader = dict(dataset=dict(version=version))

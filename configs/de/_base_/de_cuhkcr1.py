@@ -1,9 +1,14 @@
-# DE on CUHK-CR1 (4 bands R, G, B, NIR): the CUHK-CR2 data pipelines, schedule and three
-# training stages (./de_cuhkcr2.py) on the CUHK-CR1 folder.
-# configs/de/de_{memorynet,msda}_cuhkcr1.py add the reference network.
-_base_ = ['./de_cuhkcr2.py']
-dataset_name = 'CUHK-CR1'
-data_root = 'data/C-CUHK/CUHK-CR1'
-train_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
-val_dataloader = dict(dataset=dict(data_root=data_root, dataset_name=dataset_name))
-test_dataloader = val_dataloader
+# DE on CUHK-CR1 (4 bands R, G, B, NIR): the dataset, DE's training pipelines and the three
+# stages (./de_schedule.py).
+_base_ = ['../../_base_/datasets/cuhk_cr1.py', './de_schedule.py']
+
+# DE trains on the whole image resized with MATLAB bicubic (no crop) plus a random horizontal
+# flip (docs/models.md §2.4): the dataset's training pipeline (load, 512 -> 256, scaling, packing)
+# with the flip before the scaling; stage 1 resizes 512 -> 64 instead. Testing uses the
+# dataset's 256x256 test pipeline (no flip).
+train_pipeline = [*_base_.train_pipeline[:2],
+                  dict(type='PairedRandomFlip', prob=0.5, direction='horizontal'),
+                  *_base_.train_pipeline[2:]]
+train_pipeline_64 = [train_pipeline[0], dict(type='MatlabResize', size=(64, 64)),
+                     *train_pipeline[2:]]
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))

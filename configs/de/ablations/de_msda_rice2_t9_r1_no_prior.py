@@ -10,9 +10,7 @@ model_display = 'DE-MSDA ablation: no prior, no coarse-to-fine, no WA (Table IX 
 model = dict(stage=1, fusion='none')
 train_cfg = dict(max_iters=60000, val_interval=10000)
 stages = [
-    dict(name='stage1_diffusion_256',
-         cfg_options=dict(model=dict(stage=1, fusion='none'),
-                          train_dataloader=dict(batch_size=16,
-                                                dataset=dict(pipeline=_base_.train_pipeline)),
+    dict(name='stage1_diffusion_256', train_pipeline='train_pipeline',
+         cfg_options=dict(model=dict(stage=1, fusion='none'), train_dataloader=dict(batch_size=16),
                           train_cfg=dict(max_iters=60000, val_interval=10000))),
 ]

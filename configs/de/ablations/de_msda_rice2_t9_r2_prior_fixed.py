@@ -5,15 +5,14 @@
 # be tested directly:
 #   python tools/test.py configs/de/ablations/de_msda_rice2_t9_r2_prior_fixed.py \
 #       work_dirs/de_msda_rice2_t9_r1_no_prior/stage1_diffusion_256/iter_60000.pth
-_base_ = ['./de_msda_rice2_t9_r1_no_prior.py']
+_base_ = ['../de_msda_rice2.py']
 model_name = 'de_msda_t9_r2'
 model_display = 'DE-MSDA ablation: prior (W = 0.5), no coarse-to-fine, no WA (Table IX row 2)'
 
 model = dict(stage=1, fusion='fixed', fixed_weight=0.5)
+train_cfg = dict(max_iters=60000, val_interval=10000)  # as row 1
 stages = [
-    dict(name='stage1_diffusion_256',
-         cfg_options=dict(model=dict(stage=1, fusion='fixed'),
-                          train_dataloader=dict(batch_size=16,
-                                                dataset=dict(pipeline=_base_.train_pipeline)),
+    dict(name='stage1_diffusion_256', train_pipeline='train_pipeline',
+         cfg_options=dict(model=dict(stage=1, fusion='fixed'), train_dataloader=dict(batch_size=16),
                           train_cfg=dict(max_iters=60000, val_interval=10000))),
 ]

@@ -13,9 +13,7 @@ model = dict(stage=1, fusion='fixed', fixed_weight=0.5)
 train_cfg = dict(max_iters=20000, val_interval=5000)
 stages = [
     _base_.stages[0],
-    dict(name='stage2_diffusion_256',
-         cfg_options=dict(model=dict(stage=1, fusion='fixed'),
-                          train_dataloader=dict(batch_size=16,
-                                                dataset=dict(pipeline=_base_.train_pipeline)),
+    dict(name='stage2_diffusion_256', train_pipeline='train_pipeline',
+         cfg_options=dict(model=dict(stage=1, fusion='fixed'), train_dataloader=dict(batch_size=16),
                           train_cfg=dict(max_iters=20000, val_interval=5000))),
 ]

@@ -7,11 +7,8 @@ model_name = 'de_msda_t9_r4'
 model_display = 'DE-MSDA ablation: prior and WA, no coarse-to-fine (Table IX row 4)'
 
 stages = [
-    dict(name='stage1_diffusion_256',
-         cfg_options=dict(model=dict(stage=1, fusion='none'),
-                          train_dataloader=dict(batch_size=16,
-                                                dataset=dict(pipeline=_base_.train_pipeline)),
+    dict(name='stage1_diffusion_256', train_pipeline='train_pipeline',
+         cfg_options=dict(model=dict(stage=1, fusion='none'), train_dataloader=dict(batch_size=16),
                           train_cfg=dict(max_iters=40000, val_interval=10000))),
-    _base_.stages[1],
-    _base_.stages[2],
+    *_base_.stages[1:],
 ]

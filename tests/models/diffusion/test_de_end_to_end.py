@@ -57,9 +57,9 @@ def tiny_de_config(folder, data_root, ref_ckpt):
         options = stage.cfg_options
         options.train_dataloader.batch_size = 4  # the whole synthetic train split
         options.train_cfg.update(max_iters=ITERS, val_interval=ITERS)
-        for transform in options.train_dataloader.dataset.pipeline:
-            if transform['type'] == 'MatlabResize' and transform.get('size'):
-                transform['size'] = (8, 8)  # stage 1 resizes the whole image (64 in DE)
+    for transform in cfg.train_pipeline_64:  # the pipeline stage 1 names
+        if transform['type'] == 'MatlabResize' and transform.get('size'):
+            transform['size'] = (8, 8)  # stage 1 resizes the whole image (64 in DE)
     path = osp.join(folder, 'de_tiny.py')
     cfg.dump(path)
     return path

@@ -311,8 +311,8 @@ def test_zoo_config_builds_with_documented_counts(repo_root, model, dataset):
 @pytest.fixture(scope='module')
 def synthetic_roots(tmp_path_factory):
     top = str(tmp_path_factory.mktemp('zoo_data'))
-    cuhk = write_cuhk(top, 'CUHK-CR1', {'train': 2, 'test': 1}, size=64)
-    write_cuhk(top, 'CUHK-CR2', {'train': 2, 'test': 1}, size=64)
+    cuhk = write_cuhk(top, 'CUHK-CR1', {'train': 3, 'test': 1}, size=64)  # 2 train + 1 val
+    write_cuhk(top, 'CUHK-CR2', {'train': 3, 'test': 1}, size=64)
     return {'cuhkcr1': osp.join(cuhk, 'CUHK-CR1'), 'cuhkcr2': osp.join(cuhk, 'CUHK-CR2'),
             'rice1': write_rice(top, counts={1: 5, 2: 5}, size=64),
             'rice2': osp.join(top, 'RICE_DATASET'),
