@@ -1,5 +1,5 @@
 """UnCRtainTS network: official parameter counts (meta device), shapes, dates, and the
-strict by-name converter of official checkpoints (tools/model_converters/convert_uncrtaints.py).
+strict by-name converter of official checkpoints (crbench/converters/uncrtaints.py).
 
 Output parity with the official network (shared weights, max |diff| <= 2.4e-6 in float32)
 was checked outside the repository; see configs/uncrtaints/README.md.
