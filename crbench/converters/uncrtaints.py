@@ -188,7 +188,8 @@ def convert(path: str, bands: Optional[int] = None, covariance: Optional[str] = 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('checkpoint', help='official checkpoint (*.pth.tar of train_reconstruct.py)')
+    parser.add_argument('checkpoint',
+                        help='official checkpoint (*.pth.tar of train_reconstruct.py)')
     parser.add_argument('out', help='crbench checkpoint to write')
     parser.add_argument('--bands', type=int, default=None,
                         help='predicted mean bands (default: from the head and --covariance)')

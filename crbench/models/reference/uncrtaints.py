@@ -169,12 +169,14 @@ class UnCRtainTS(nn.Module):
 
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 1), nn.GroupNorm(4, width),
                                   nn.ReLU())
-        self.encoder = nn.ModuleList(MBConvBlock(width, encoder_norm) for _ in range(encoder_blocks))
+        self.encoder = nn.ModuleList(MBConvBlock(width, encoder_norm)
+                                     for _ in range(encoder_blocks))
         if not mono_temporal:
             self.attention = TemporalAttentionMasks(width, n_head, d_model, d_k,
                                                     positional_encoding)
             self.attention_dropout = nn.Dropout(attention_dropout)
-        self.decoder = nn.ModuleList(MBConvBlock(width, decoder_norm) for _ in range(decoder_blocks))
+        self.decoder = nn.ModuleList(MBConvBlock(width, decoder_norm)
+                                     for _ in range(decoder_blocks))
         self.head = nn.Conv2d(width, out_channels + self.var_channels, 1)
 
     def aggregate(self, feats: torch.Tensor, attn: torch.Tensor,

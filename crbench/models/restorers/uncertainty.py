@@ -21,7 +21,8 @@ class DiagonalGaussianNLLLoss(nn.Module):
     """Negative log-likelihood of a Gaussian with diagonal covariance over the bands.
 
     Per pixel, with C bands, mean μ, variances σ² and target y (UnCRtainTS Eq. 3):
-    ``½ (C·log 2π + Σ_c log σ²_c + Σ_c (y_c − μ_c)² / σ²_c)``; averaged over batch and pixels.
+    ``½ (C·log 2π + Σ_c log σ²_c + Σ_c (y_c − μ_c)² / σ²_c)``; averaged over batch and
+    pixels.
     The variances are floored at ``eps`` in the value only (the gradient passes as if
     unclamped), as in the official loss.
 
@@ -73,14 +74,16 @@ class UncertaintyRestorer(BaseRestorer):
     """
 
     def __init__(self, generator: dict, loss: dict = dict(type='MSELoss'),
-                 input_keys: Sequence[str] = ('cloudy', ), network_range: Sequence[float] = (0.0, 1.0),
+                 input_keys: Sequence[str] = ('cloudy', ),
+                 network_range: Sequence[float] = (0.0, 1.0),
                  clamp_output: bool = True, data_preprocessor: Optional[dict] = None,
                  init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.generator = MODELS.build(generator)
         for attr in ('scale_by', 'var_channels', 'split'):
             if not hasattr(self.generator, attr):
-                raise TypeError(f'UncertaintyRestorer: the generator {type(self.generator).__name__} '
+                raise TypeError(f'UncertaintyRestorer: the generator '
+                                f'{type(self.generator).__name__} '
                                 f'has no `{attr}` (use UnCRtainTS)')
         self.loss_fn = build_loss(loss, 'UncertaintyRestorer.loss')
         self.nll = isinstance(self.loss_fn, DiagonalGaussianNLLLoss)
@@ -113,7 +116,8 @@ class UncertaintyRestorer(BaseRestorer):
             if x.dim() == 4:
                 x = x[:, None]
             if x.dim() != 5:
-                raise ValueError(f'input {key!r} must be B×C×H×W or B×T×C×H×W, got {tuple(x.shape)}')
+                raise ValueError(f'input {key!r} must be B×C×H×W or B×T×C×H×W, '
+                                 f'got {tuple(x.shape)}')
             parts.append(x)
         frames = max(p.shape[1] for p in parts)
         parts = [p.expand(-1, frames, -1, -1, -1) if p.shape[1] == 1 else p for p in parts]

@@ -55,7 +55,8 @@ def test_inputs_units_prediction_and_variance():
     x = model.network_input({'sar': sar, 'cloudy': cloudy})
     assert x.shape == (2, 3, 6, 8, 8)
     # SAR first, repeated over the dates; [-1, 1] -> [0, 1] -> x scale_by
-    assert torch.allclose(x[:, 1, :2], (sar + 1) / 2 * 10) and torch.allclose(x[:, :, 2:], (cloudy + 1) * 5)
+    assert torch.allclose(x[:, 1, :2], (sar + 1) / 2 * 10)
+    assert torch.allclose(x[:, :, 2:], (cloudy + 1) * 5)
     samples = model.predict({'sar': sar, 'cloudy': cloudy}, [sample(torch.zeros(4, 8, 8))] * 2)
     mean, var = model.generator.split(model.generator(x))
     assert torch.allclose(samples[1].pred, mean[1] / 10 * 2 - 1)
