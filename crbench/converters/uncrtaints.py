@@ -172,7 +172,8 @@ def convert(path: str, bands: Optional[int] = None, covariance: Optional[str] = 
                 sources=dict(checkpoint=dict(file=os.path.basename(path),
                                              sha256=file_sha256(path))),
                 input_conventions=dict(value_range=[0.0, 1.0],
-                                       band_order='per date: SAR (VV, VH) if used, then optical',
+                                       band_order='RGB (as stored; per date SAR, then optical, '
+                                                  'as input_keys concatenates them)',
                                        training_resolution=256),
                 model='uncrtaints', generator=cfg,
                 note='inputs are [0, 1] reflectances times scale_by inside the network: keep '

@@ -160,6 +160,9 @@ def test_converter_round_trip(tmp_path, covariance, mono):
     cfg = ckpt['meta']['generator']
     assert cfg['mono_temporal'] is mono and cfg['covariance'] == covariance
     assert cfg['decoder_blocks'] == 2 and cfg['width'] == 8
+    # crbench.engine.checkpoint reads these: [0, 1] range, bands fed as stored
+    conventions = ckpt['meta']['input_conventions']
+    assert conventions['value_range'] == [0.0, 1.0] and conventions['band_order'].startswith('RGB')
     rebuilt = MODELS.build(cfg)
     rebuilt.load_state_dict({k[len('generator.'):]: v for k, v in ckpt['state_dict'].items()},
                             strict=True)
