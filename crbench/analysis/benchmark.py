@@ -93,7 +93,8 @@ def input_spec(cfg, size: int) -> Dict[str, tuple]:
     if 'num_bands' not in cfg:
         raise KeyError('the config (its dataset base config) defines no num_bands; '
                        'see docs/contracts.md, Configs')
-    bands = int(cfg.num_bands)
+    # the cloudy input may carry more bands than the target (Sen2_MTC_New: RGB+NIR in, RGB out)
+    bands = int(cfg.get('cloudy_bands', cfg.num_bands))
     frames = cfg.get('num_frames')
     cloudy = (1, int(frames), bands, size, size) if frames else (1, bands, size, size)
     spec = {'cloudy': cloudy}

@@ -48,6 +48,9 @@ SOURCE_FORMATS = {
     'de_guided_diffusion': ('littlebeen/Diffusion-Enhancement-for-CR guided-diffusion '
                             'checkpoint (SuperResModel U-Net + sjlnet.* weight-allocation net)',
                             'python tools/model_converters/convert_de.py CONFIG MODEL.pt OUT.pth'),
+    'uncrtaints_official': ('PatrickTUM/UnCRtainTS train_reconstruct.py checkpoint '
+                            "(state_dict_G / 'netG.' state dict)",
+                            'python tools/model_converters/convert_uncrtaints.py CKPT OUT.pth'),
 }
 
 
@@ -120,6 +123,9 @@ def detect_source_format(state: StateDict, path: Optional[str] = None) -> Option
     if any(k.startswith('sjlnet.') for k in keys) or (
             'input_blocks.0.0.weight' in state and 'time_embed.0.weight' in state):
         return 'de_guided_diffusion'
+    if 'state_dict_G' in state or any(k.startswith(('in_conv.conv.conv.0.', 'netG.in_conv.'))
+                                      for k in keys):
+        return 'uncrtaints_official'
     if any(k.startswith(('gen.gen.', 'dis.dis.')) for k in keys):
         return 'collection'  # or penn000_spagan: the names are the same (see collection.py)
     collection_markers = ('shallow_feat1.0.weight', 'rdb_module.', 'conv_in.weight',

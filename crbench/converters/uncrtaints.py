@@ -32,8 +32,8 @@ from typing import Dict, Optional
 
 import torch
 
-from crbench.engine.compat import atomic_torch_save, file_sha256
-from .common import ConversionError, shorten
+from crbench.engine.compat import atomic_torch_save
+from .common import ConversionError, conversion_meta, shorten
 
 OFFICIAL_REPO = 'PatrickTUM/UnCRtainTS'
 SOURCE_FORMAT = 'uncrtaints_official'
@@ -165,24 +165,15 @@ def convert(path: str, bands: Optional[int] = None, covariance: Optional[str] = 
     sd = load_official(path)
     cfg = network_config(sd, bands, covariance, scale_by, positional_encoding)
     state = OrderedDict(('generator.' + k, v) for k, v in convert_state_dict(sd, cfg).items())
-    meta = dict(converter='convert_uncrtaints.py', official_repo=OFFICIAL_REPO,
-                source_format=SOURCE_FORMAT,
-                source_format_description='PatrickTUM/UnCRtainTS train_reconstruct.py checkpoint '
-                                          "(state_dict_G / 'netG.' state_dict)",
-                sources=dict(checkpoint=dict(file=os.path.basename(path),
-                                             sha256=file_sha256(path))),
-                input_conventions=dict(value_range=[0.0, 1.0],
-                                       band_order='RGB (as stored; per date SAR, then optical, '
-                                                  'as input_keys concatenates them)',
-                                       training_resolution=256),
-                model='uncrtaints', generator=cfg,
-                note='inputs are [0, 1] reflectances times scale_by inside the network: keep '
-                     'the scale_by of the checkpoint (its conf.json) in the config')
-    try:
-        from crbench.version import __version__
-        meta['crbench_version'] = __version__
-    except ImportError:  # pragma: no cover
-        pass
+    meta = conversion_meta(
+        'convert_uncrtaints.py', OFFICIAL_REPO, SOURCE_FORMAT, dict(checkpoint=path),
+        dict(value_range=[0.0, 1.0],
+             band_order='RGB (as stored; per date SAR, then optical, as input_keys '
+                        'concatenates them)',
+             training_resolution=256),
+        model='uncrtaints', generator=cfg,
+        note='inputs are [0, 1] reflectances times scale_by inside the network: keep '
+             'the scale_by of the checkpoint (its conf.json) in the config')
     return {'state_dict': state, 'meta': meta}
 
 

@@ -17,7 +17,9 @@ CONFIGS = osp.join(REPO, 'configs')
 ALL = sorted(p for p in glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)
              if '_base_' not in osp.relpath(p, CONFIGS).split(osp.sep))
 MAX_DEPTH = 3
-MODEL_FOLDERS = ('memorynet', 'msda_cr', 'spagan', 'cvae', 'amgan_cr', 'de', 'emrdm')
+# every model folder (one with a metafile): the seven of the papers and each method added since
+MODEL_FOLDERS = tuple(sorted(osp.basename(osp.dirname(p)) for p in
+                             glob.glob(osp.join(CONFIGS, '*', 'metafile.yml'))))
 # dataset key in a config's file name -> the dataset base whose splits it must read
 DATASET_BASES = {'cuhkcr1': 'cuhk_cr1.py', 'cuhkcr2': 'cuhk_cr2.py', 'rice1': 'rice1.py',
                  'rice2': 'rice2.py', 'sen12mscr': 'sen12mscr.py',

@@ -14,7 +14,9 @@ from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMOKE = sorted(glob.glob(osp.join(REPO, 'configs', 'smoke', '*.py')))
-MODELS = ('memorynet', 'msda_cr', 'spagan', 'cvae', 'amgan_cr', 'de', 'emrdm')
+# every model folder (one with a metafile) has a smoke config
+MODELS = tuple(sorted(osp.basename(osp.dirname(p)) for p in
+                      glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yml'))))
 SYNTHETIC_ROOT = 'data/synthetic/C-CUHK/CUHK-CR2'
 
 
