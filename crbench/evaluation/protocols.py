@@ -137,9 +137,18 @@ def gray_per_band_official(q: torch.Tensor) -> torch.Tensor:
     B×C×H×W -> B×C×H×W float64, band·w0 + band·w1 + band·w2 in the
     evaluator's order of operations (so the sum is rounded as it is there).
     """
+    if q.dtype == torch.uint8:  # 256 possible values: look them up
+        return _gray_lut(q.device)[q.long()]
     q = q.to(torch.float64)
     w0, w1, w2 = GRAY_WEIGHTS
     return (q * w0 + q * w1) + q * w2
+
+
+def _gray_lut(device) -> torch.Tensor:
+    """band·w0 + band·w1 + band·w2 (float64) for band = 0 … 255."""
+    v = torch.arange(256, dtype=torch.float64, device=device)
+    w0, w1, w2 = GRAY_WEIGHTS
+    return (v * w0 + v * w1) + v * w2
 
 
 class CUHKOfficialProtocol(BaseProtocol):
