@@ -257,6 +257,57 @@ def _summary(cfg, checkpoint, dev, loader, totals, end_to_end, warmup_s, images,
                               if isinstance(v, (int, float))})
 
 
+# -------------------------------------------------------------- loader only
+def loader_throughput(cfg, workers: List[int], num_batches: int) -> List[dict]:
+    """Samples/s of the test dataloader alone, for each number of workers.
+
+    The first batch (worker start-up) is timed apart as ``startup_s``; the
+    rate is over the next ``num_batches`` batches (fewer if the split ends).
+    """
+    import copy
+
+    from mmengine.runner import Runner
+
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    rows = []
+    for n in workers:
+        loader_cfg = copy.deepcopy(cfg.test_dataloader)
+        loader_cfg['num_workers'] = n
+        loader_cfg['persistent_workers'] = False
+        loader = Runner.build_dataloader(loader_cfg)
+        start = time.perf_counter()
+        iterator = iter(loader)
+        samples, startup = 0, None
+        for index in range(num_batches + 1):
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                break
+            if index == 0:
+                startup = time.perf_counter() - start
+                start = time.perf_counter()
+                continue
+            samples += len(batch['data_samples'])
+        elapsed = time.perf_counter() - start
+        del iterator
+        rows.append(dict(num_workers=n, samples=samples, seconds=elapsed, startup_s=startup,
+                         samples_per_s=samples / elapsed if samples else float('nan')))
+    return rows
+
+
+def render_loader(rows: List[dict], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=title)
+    for col in ('workers', 'samples', 'samples/s', 'start-up s'):
+        table.add_column(col, justify='right')
+    for r in rows:
+        table.add_row(str(r['num_workers']), str(r['samples']), f"{r['samples_per_s']:.1f}",
+                      f"{r['startup_s']:.2f}" if r['startup_s'] is not None else '')
+    Console().print(table)
+
+
 # ----------------------------------------------------------------- output
 def render(result: dict) -> None:
     from rich.console import Console
@@ -323,7 +374,10 @@ def parse_args(argv=None):
     parser.add_argument('--num-batches', type=int, default=10,
                         help='batches to time, after one warm-up batch (default 10)')
     parser.add_argument('--batch-size', type=int, default=None)
-    parser.add_argument('--workers', type=int, default=None, help='dataloader workers')
+    parser.add_argument('--workers', type=int, nargs='+', default=None,
+                        help='dataloader workers (with --data-only: several values, e.g. 0 2 4)')
+    parser.add_argument('--data-only', action='store_true',
+                        help='time only the test dataloader (samples/s per --workers value)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
     parser.add_argument('--split-size', type=int, default=None,
@@ -349,9 +403,9 @@ def run(args) -> dict:
     loader_cfg = cfg.test_dataloader
     if args.batch_size is not None:
         loader_cfg['batch_size'] = args.batch_size
-    if args.workers is not None:
-        loader_cfg['num_workers'] = args.workers
-        loader_cfg['persistent_workers'] = args.workers > 0 and loader_cfg.get(
+    if args.workers is not None and not args.data_only:
+        loader_cfg['num_workers'] = args.workers[0]
+        loader_cfg['persistent_workers'] = args.workers[0] > 0 and loader_cfg.get(
             'persistent_workers', False)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -365,6 +419,10 @@ def run(args) -> dict:
                                                             args.synthetic_size))
         elif args.data_root:
             _set_data_root(loader_cfg, args.data_root)
+        if args.data_only:
+            rows = loader_throughput(cfg, args.workers or [0, 2, 4], args.num_batches)
+            return dict(config=args.config, synthetic=bool(args.synthetic),
+                        batch_size=loader_cfg.get('batch_size', 1), loader=rows)
         return profile(cfg, args.checkpoint, args.num_batches, args.device,
                        write=not args.no_write, split_size=args.split_size,
                        synthetic=args.synthetic, real_name=real_name)
@@ -380,9 +438,15 @@ def main(argv=None) -> int:
     except (PipelineError, FileNotFoundError, KeyError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
-    render(result)
+    if args.data_only:
+        render_loader(result['loader'], f"{osp.basename(args.config)}: test dataloader, "
+                      f"batch {result['batch_size']}"
+                      + (' (synthetic data)' if result['synthetic'] else ''))
+    else:
+        render(result)
+    suffix = '_loader.json' if args.data_only else '_pipeline.json'
     path = args.json or osp.join(
-        'work_dirs', 'profile', osp.splitext(osp.basename(args.config))[0] + '_pipeline.json')
+        'work_dirs', 'profile', osp.splitext(osp.basename(args.config))[0] + suffix)
     write_json(result, path)
     print(f'JSON: {path}')
     return 0
