@@ -242,7 +242,7 @@ def _chunked_mean(fn, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     per_image = max(1, p[0].numel())
     step = max(1, _CHUNK_ELEMENTS // per_image)
     return torch.cat([
-        fn(p[i:i + step], g[i:i + step]).flatten(1).mean(1)
+        fn(p[i:i + step], g[i:i + step]).mean(dim=(1, 2, 3))
         for i in range(0, p.shape[0], step)
     ])
 

@@ -33,6 +33,10 @@ __all__ = [
 
 Results = Dict[str, torch.Tensor]
 
+# Images per ``compute`` call on CPU: about one 13-band or four 3-band 256²
+# images (see BaseProtocol._compute_in_chunks).
+CHUNK_ELEMENTS = 1_000_000
+
 # Gray weights of the CUHK evaluator (§2.8 item 5); they sum to 1.000001.
 GRAY_WEIGHTS = (0.298912, 0.586611, 0.114478)
 
@@ -84,10 +88,28 @@ class BaseProtocol:
         _check_inputs(pred, gt)
         gt = gt.to(pred.device)
         with torch.inference_mode():
-            out = self.compute(pred, gt)
+            out = self._compute_in_chunks(pred, gt)
             if self.uses_lpips and lpips_model is not None:
                 out['LPIPS'] = self.lpips(pred, gt, lpips_model)
         return out
+
+    def _compute_in_chunks(self, pred: torch.Tensor, gt: torch.Tensor) -> Results:
+        """``compute`` on a few images at a time (all bands at once).
+
+        The float64 intermediates of a whole batch of 8 multispectral images
+        are hundreds of MB; in chunks of about ``CHUNK_ELEMENTS`` they stay
+        near the CPU caches, so a batch costs what its images cost one by
+        one (measured: 1.5–2× less than in one piece at batch 8). On GPUs
+        the batch is computed in one piece.
+        """
+        step = pred.shape[0]
+        if pred.device.type == 'cpu':
+            step = max(1, CHUNK_ELEMENTS // max(1, pred[0].numel()))
+        if step >= pred.shape[0]:
+            return self.compute(pred, gt)
+        parts = [self.compute(pred[i:i + step], gt[i:i + step])
+                 for i in range(0, pred.shape[0], step)]
+        return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
 
     def compute(self, pred: torch.Tensor, gt: torch.Tensor) -> Results:
         raise NotImplementedError
