@@ -5,7 +5,8 @@
         [--size 128] [--repeats 3] [--threads 1] [--switches ...] [--json FILE]
 
 Each model is built from its CUHK-CR2 config (``configs/<model>/<model>_cuhkcr2.py``,
-4 bands; seeded random weights, no checkpoint) and restores one fixed seeded
+4 bands; seeded random weights, no checkpoint; perceptual losses, which need
+VGG weights and play no part in inference, are left out) and restores one fixed seeded
 input of ``1×4×size×size`` through ``forward(mode='tensor')`` in eval mode, i.e.
 with the model's ``inference_cfg`` switches (crbench/models/restorers/base.py):
 
@@ -22,7 +23,8 @@ of the prediction and the change of PSNR (peak 1 on (x+1)/2, the
 ``sen12mscr_official`` PSNR) against a fixed target, which is what a switch
 does to a reported number. EMRDM restores with its sampler (every denoiser
 call of the sampling loop), with a fixed sampling seed; CVAE draws its
-latent samples after a fixed ``torch.manual_seed``.
+latent samples after a fixed ``torch.manual_seed`` and is built for ``size``
+(its ``image_size``).
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ SWITCHES = {
 }
 
 
-def build(model_name: str, inference_cfg: dict):
+def build(model_name: str, inference_cfg: dict, size: int):
     from mmengine.config import Config
 
     from crbench.registry import MODELS as REGISTRY
@@ -60,6 +62,17 @@ def build(model_name: str, inference_cfg: dict):
     path = osp.join(ROOT, 'configs', model_name, f'{model_name}_cuhkcr2.py')
     cfg = Config.fromfile(path)
     model_cfg = dict(cfg.model, inference_cfg=inference_cfg)
+    for key in ('losses', 'pixel_losses'):  # inference needs no losses; VGG may be absent
+        losses = model_cfg.get(key)
+        if isinstance(losses, dict):
+            kept = {k: v for k, v in losses.items() if 'Perceptual' not in str(v.get('type'))}
+            model_cfg[key] = kept
+            weights = model_cfg.get(key.replace('losses', 'weights'))
+            if isinstance(weights, dict):
+                model_cfg[key.replace('losses', 'weights')] = {
+                    k: w for k, w in weights.items() if k in kept}
+    if 'image_size' in model_cfg.get('generator', {}):  # CVAE: built for one size
+        model_cfg['generator'] = dict(model_cfg['generator'], image_size=size)
     if model_cfg.get('type') == 'EMRDM':
         model_cfg['sampling_seed'] = 0
     torch.manual_seed(0)
@@ -78,7 +91,7 @@ def run_model(model_name: str, switches, size: int, repeats: int) -> list:
     cloudy = (target + 0.5 * torch.rand(1, 1, size, size, generator=g)).clamp(-1, 1)
     rows, base = [], None
     for switch in switches:
-        model = build(model_name, SWITCHES[switch])
+        model = build(model_name, SWITCHES[switch], size)
 
         def call():
             torch.manual_seed(0)

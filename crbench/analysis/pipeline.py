@@ -86,6 +86,9 @@ def write_synthetic_twin(dataset_cfg: dict, out_dir: str, num_test: int,
     if writer.startswith('rice'):
         # RICE's split is computed (8:2): write enough pairs for num_test test images
         counts = dict(train=4 * num_test, test=num_test)
+    else:
+        # SEN12MS-CR / Sen2_MTC_New write ceil(train / 2) patches per scene or tile
+        counts = dict(train=2 * num_test, test=num_test)
     return synthetic.EXTRA_WRITERS[writer](out_dir, counts, size, 0, None)
 
 
@@ -278,7 +281,7 @@ def loader_throughput(cfg, workers: List[int], num_batches: int) -> List[dict]:
         loader = Runner.build_dataloader(loader_cfg)
         start = time.perf_counter()
         iterator = iter(loader)
-        samples, startup = 0, None
+        samples, startup, cpu_start = 0, None, None
         for index in range(num_batches + 1):
             try:
                 batch = next(iterator)
@@ -286,12 +289,16 @@ def loader_throughput(cfg, workers: List[int], num_batches: int) -> List[dict]:
                 break
             if index == 0:
                 startup = time.perf_counter() - start
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 continue
             samples += len(batch['data_samples'])
         elapsed = time.perf_counter() - start
+        # CPU time of this process per sample: the whole pipeline cost with 0
+        # workers (with workers, only collation and transfer happen here)
+        cpu = (time.process_time() - cpu_start) / samples if samples else None
         del iterator
         rows.append(dict(num_workers=n, samples=samples, seconds=elapsed, startup_s=startup,
+                         main_process_cpu_s_per_sample=cpu,
                          samples_per_s=samples / elapsed if samples else float('nan')))
     return rows
 
@@ -300,11 +307,13 @@ def render_loader(rows: List[dict], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
     table = Table(title=title)
-    for col in ('workers', 'samples', 'samples/s', 'start-up s'):
+    for col in ('workers', 'samples', 'samples/s', 'start-up s', 'main-process CPU ms/sample'):
         table.add_column(col, justify='right')
     for r in rows:
+        cpu = r['main_process_cpu_s_per_sample']
         table.add_row(str(r['num_workers']), str(r['samples']), f"{r['samples_per_s']:.1f}",
-                      f"{r['startup_s']:.2f}" if r['startup_s'] is not None else '')
+                      f"{r['startup_s']:.2f}" if r['startup_s'] is not None else '',
+                      f'{1000 * cpu:.1f}' if cpu is not None else '')
     Console().print(table)
 
 
