@@ -416,6 +416,8 @@ def run(args) -> dict:
         loader_cfg['num_workers'] = args.workers[0]
         loader_cfg['persistent_workers'] = args.workers[0] > 0 and loader_cfg.get(
             'persistent_workers', False)
+    # page-locked batches speed up host-to-GPU copies only; on CPU they cost
+    loader_cfg['pin_memory'] = torch.device(args.device).type == 'cuda'
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     tmp, real_name = None, None
