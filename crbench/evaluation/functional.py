@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    'rmse', 'mae', 'mse', 'psnr', 'sam_degrees', 'gaussian_window',
-    'ssim_gaussian_map', 'ssim_gaussian', 'ssim_uniform_map', 'ssim_uniform'
+    'rmse', 'mae', 'mse', 'psnr', 'sam_degrees', 'gaussian_taps',
+    'gaussian_window', 'separable_filter', 'ssim_gaussian_map',
+    'ssim_gaussian', 'ssim_uniform_map', 'ssim_uniform'
 ]
 
 
@@ -44,7 +45,18 @@ def _f64(pred: torch.Tensor, gt: torch.Tensor):
 
 
 def mse(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over all bands and pixels (§6, pooled)."""
+    """Mean squared error over all bands and pixels (§6, pooled).
+
+    Integer images (the uint8 ones of the CUHK evaluator) are summed exactly
+    in int64, which is what a float64 sum of their squared differences
+    gives too (integers below 2**53), without the float64 copies.
+    """
+    _check_pair(pred, gt)
+    if not pred.is_floating_point() and not gt.is_floating_point():
+        d = pred.to(torch.int32) - gt.to(torch.int32)
+        n = d[0].numel()
+        return (d * d).flatten(1).sum(1, dtype=torch.int64).to(
+            torch.float64) / n
     p, g = _f64(pred, gt)
     return (p - g).pow(2).flatten(1).mean(1)
 
@@ -96,41 +108,143 @@ def sam_degrees(pred: torch.Tensor, gt: torch.Tensor,
     return torch.rad2deg(torch.acos(cos)).flatten(1).mean(1)
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """Normalised 2-D Gaussian g gᵀ with g_i ∝ exp(-(i - size//2)² / 2σ²)."""
+def gaussian_taps(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Normalised 1-D Gaussian g_i ∝ exp(-(i - size//2)² / 2σ²), float64."""
     x = torch.arange(size, dtype=torch.float64) - size // 2
     g = torch.exp(-x.pow(2) / (2.0 * sigma**2))
-    g = g / g.sum()
+    return g / g.sum()
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Normalised 2-D Gaussian g gᵀ (the window is separable: see
+    :func:`gaussian_taps`)."""
+    g = gaussian_taps(size, sigma)
     return torch.outer(g, g)
 
 
-def _depthwise(x: torch.Tensor, kernel: torch.Tensor,
-               padding: int) -> torch.Tensor:
-    """Filter every channel of ``x`` with the same 2-D ``kernel``."""
-    c = x.shape[1]
-    weight = kernel.to(x).expand(c, 1, *kernel.shape).contiguous()
-    return F.conv2d(x, weight, padding=padding, groups=c)
+BACKENDS = ('auto', 'scipy', 'torch')
 
 
-def _ssim_map(p: torch.Tensor, g: torch.Tensor, kernel: torch.Tensor,
-              padding: int, data_range: float, k1: float, k2: float,
-              cov_norm: float) -> torch.Tensor:
-    """SSIM map (Wang et al. 2004) with local statistics from ``kernel``.
+def _resolve_backend(x: torch.Tensor, backend: str) -> str:
+    """``auto``: SciPy for CPU tensors, shifted sums in torch elsewhere."""
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+    if backend == 'auto':
+        return 'scipy' if x.device.type == 'cpu' else 'torch'
+    if backend == 'scipy' and x.device.type != 'cpu':
+        raise ValueError(f'backend "scipy" needs CPU tensors, got device '
+                         f'{x.device}; use backend "torch" or "auto"')
+    return backend
+
+
+def _torch_filter1d(x: torch.Tensor, taps: torch.Tensor, dim: int,
+                    padding: int) -> torch.Tensor:
+    """Σ_i taps[i]·x[j + i − padding] along ``dim`` (zeros outside x).
+
+    A sum of k shifted, scaled copies: plain element-wise kernels, so it
+    runs in float64 on any device (float64 convolutions are slow on CPU
+    and on most GPUs).
+    """
+    if padding:
+        pad = [0, 0] * (x.dim() - 1 - dim % x.dim()) + [padding, padding]
+        x = F.pad(x, pad)
+    n = x.shape[dim] - taps.numel() + 1
+    out = x.narrow(dim, 0, n) * taps[0]
+    for i in range(1, taps.numel()):
+        out.add_(x.narrow(dim, i, n), alpha=float(taps[i]))
+    return out
+
+
+def separable_filter(x: torch.Tensor, taps: torch.Tensor, valid: bool,
+                     box: bool = False, backend: str = 'auto',
+                     overwrite_input: bool = False) -> torch.Tensor:
+    """Filter the last two axes of float64 ``x`` with the window taps tapsᵀ.
+
+    ``valid=False``: zero padding of ``len(taps)//2``, output size = input
+    size (EMRDM's ``pytorch_ssim`` convolution). ``valid=True``: only the
+    outputs whose window lies inside the image, (H−k+1)×(W−k+1). The 2-D
+    window is the outer product of the symmetric 1-D ``taps``, so two 1-D
+    passes give the 2-D depthwise convolution (k² → 2k products a pixel).
+
+    Backends: ``scipy`` (``scipy.ndimage``, CPU; ``box=True`` uses
+    ``uniform_filter1d``, the filter scikit-image's SSIM applies, for a
+    window of equal taps) and ``torch`` (shifted sums, any device).
+    ``overwrite_input=True`` lets the SciPy path reuse x's memory.
+    """
+    k = taps.numel()
+    r = k // 2
+    if _resolve_backend(x, backend) == 'torch':
+        taps = taps.to(x.device, torch.float64)
+        pad = 0 if valid else r
+        return _torch_filter1d(_torch_filter1d(x, taps, -1, pad), taps, -2,
+                               pad)
+    from scipy import ndimage  # lazily: only the CPU path needs it
+    a = x.detach().contiguous().numpy()
+    # The second pass writes into a fresh array when x must stay intact,
+    # else back into x's buffer (one large allocation fewer).
+    out = a if overwrite_input else None
+    if box:
+        # valid outputs never see the border, so the mode is irrelevant
+        y = ndimage.uniform_filter1d(a, k, axis=-1, mode='constant')
+        y = ndimage.uniform_filter1d(y, k, axis=-2, mode='constant',
+                                     output=out)
+    else:
+        w = taps.detach().to('cpu', torch.float64).numpy()
+        y = ndimage.correlate1d(a, w, axis=-1, mode='constant', cval=0.0)
+        y = ndimage.correlate1d(y, w, axis=-2, mode='constant', cval=0.0,
+                                output=out)
+    if valid:
+        y = y[..., r:y.shape[-2] - r, r:y.shape[-1] - r]
+    return torch.from_numpy(y)
+
+
+def _ssim_map(p: torch.Tensor, g: torch.Tensor, taps: torch.Tensor,
+              valid: bool, box: bool, data_range: float, k1: float,
+              k2: float, cov_norm: float, backend: str) -> torch.Tensor:
+    """SSIM map (Wang et al. 2004) with local statistics from taps tapsᵀ.
 
     μ = w*x, σ² = cov_norm·(w*x² − μ²), σ_xy = cov_norm·(w*xy − μ_x μ_y),
     SSIM = (2μ_xμ_y + C1)(2σ_xy + C2) / ((μ_x² + μ_y² + C1)(σ_x² + σ_y² + C2))
-    with C1 = (K1·R)², C2 = (K2·R)² (§6 SSIM rows).
+    with C1 = (K1·R)², C2 = (K2·R)² (§6 SSIM rows). The five local means
+    are filtered in one call on a stacked 5×B×C×H×W array.
     """
-    mu_p = _depthwise(p, kernel, padding)
-    mu_g = _depthwise(g, kernel, padding)
-    var_p = cov_norm * (_depthwise(p * p, kernel, padding) - mu_p * mu_p)
-    var_g = cov_norm * (_depthwise(g * g, kernel, padding) - mu_g * mu_g)
-    cov = cov_norm * (_depthwise(p * g, kernel, padding) - mu_p * mu_g)
+    x = torch.empty((5, ) + p.shape, dtype=torch.float64, device=p.device)
+    x[0], x[1] = p, g
+    torch.mul(p, p, out=x[2])
+    torch.mul(g, g, out=x[3])
+    torch.mul(p, g, out=x[4])
+    stats = separable_filter(x, taps, valid, box, backend,
+                             overwrite_input=True)
+    mu_p, mu_g, var_p, var_g, cov = stats.unbind(0)
     c1 = (k1 * data_range)**2
     c2 = (k2 * data_range)**2
-    num = (2 * mu_p * mu_g + c1) * (2 * cov + c2)
-    den = (mu_p.pow(2) + mu_g.pow(2) + c1) * (var_p + var_g + c2)
-    return num / den
+    # In place, the operations (and so the rounding) of
+    #   num = (2 μ_p μ_g + C1)(2 σ_pg + C2),
+    #   den = (μ_p² + μ_g² + C1)(σ_p² + σ_g² + C2):
+    # large maps, so no temporaries beyond three.
+    mpp, mgg, mpg = mu_p * mu_p, mu_g * mu_g, mu_p * mu_g
+    var_p.sub_(mpp).mul_(cov_norm)
+    var_g.sub_(mgg).mul_(cov_norm)
+    cov.sub_(mpg).mul_(cov_norm)
+    num = mpg.mul_(2).add_(c1).mul_(cov.mul_(2).add_(c2))
+    den = mpp.add_(mgg).add_(c1).mul_(var_p.add_(var_g).add_(c2))
+    return num.div_(den).to(p.device)
+
+
+# Images per call of the mean SSIMs (at least one): the 5×B×C×H×W float64
+# stack of local statistics then stays near the CPU caches; batches of 8 in
+# one call were measured 2–3× slower per image than single images.
+_CHUNK_ELEMENTS = 300_000
+
+
+def _chunked_mean(fn, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Per-image mean of ``fn(p, g)`` (a map), a few images at a time."""
+    per_image = max(1, p[0].numel())
+    step = max(1, _CHUNK_ELEMENTS // per_image)
+    return torch.cat([
+        fn(p[i:i + step], g[i:i + step]).mean(dim=(1, 2, 3))
+        for i in range(0, p.shape[0], step)
+    ])
 
 
 def _check_window(pred: torch.Tensor, win_size: int) -> None:
@@ -146,30 +260,35 @@ def _check_window(pred: torch.Tensor, win_size: int) -> None:
 def ssim_gaussian_map(pred: torch.Tensor, gt: torch.Tensor,
                       data_range: float = 1.0, win_size: int = 11,
                       sigma: float = 1.5, k1: float = 0.01,
-                      k2: float = 0.03) -> torch.Tensor:
+                      k2: float = 0.03, backend: str = 'auto'
+                      ) -> torch.Tensor:
     """Full-size SSIM map B×C×H×W of the EMRDM ``pytorch_ssim`` (§4.8 item 5).
 
     Gaussian window ``win_size``×``win_size`` (σ = ``sigma``), each channel
     filtered separately (depthwise convolution) with zero padding of
-    ``win_size // 2``, population (not sample) covariance.
+    ``win_size // 2``, population (not sample) covariance. Computed with the
+    separable window (:func:`separable_filter`, ``backend``).
     """
     p, g = _f64(pred, gt)
     _check_window(p, win_size)
-    kernel = gaussian_window(win_size, sigma)
-    return _ssim_map(p, g, kernel, win_size // 2, data_range, k1, k2, 1.0)
+    taps = gaussian_taps(win_size, sigma)
+    return _ssim_map(p, g, taps, False, False, data_range, k1, k2, 1.0,
+                     backend)
 
 
 def ssim_gaussian(pred: torch.Tensor, gt: torch.Tensor,
                   data_range: float = 1.0, win_size: int = 11,
-                  sigma: float = 1.5) -> torch.Tensor:
+                  sigma: float = 1.5, backend: str = 'auto') -> torch.Tensor:
     """EMRDM SSIM: mean of :func:`ssim_gaussian_map` over C, H, W (§4.8)."""
-    return ssim_gaussian_map(pred, gt, data_range, win_size,
-                             sigma).flatten(1).mean(1)
+    p, g = _f64(pred, gt)
+    return _chunked_mean(
+        lambda a, b: ssim_gaussian_map(a, b, data_range, win_size, sigma,
+                                       backend=backend), p, g)
 
 
 def ssim_uniform_map(pred: torch.Tensor, gt: torch.Tensor, data_range: float,
                      win_size: int = 7, k1: float = 0.01,
-                     k2: float = 0.03) -> torch.Tensor:
+                     k2: float = 0.03, backend: str = 'auto') -> torch.Tensor:
     """Valid-region SSIM map B×C×(H−w+1)×(W−w+1), scikit-image defaults.
 
     ``win_size``² uniform window, sample covariance N/(N−1) with N = win²,
@@ -182,19 +301,21 @@ def ssim_uniform_map(pred: torch.Tensor, gt: torch.Tensor, data_range: float,
         raise ValueError(f'data_range must be positive, got {data_range}')
     p, g = _f64(pred, gt)
     _check_window(p, win_size)
-    kernel = torch.full((win_size, win_size), 1.0 / win_size**2,
-                        dtype=torch.float64)
+    taps = torch.full((win_size, ), 1.0 / win_size, dtype=torch.float64)
     n = win_size**2
-    return _ssim_map(p, g, kernel, 0, data_range, k1, k2, n / (n - 1.0))
+    return _ssim_map(p, g, taps, True, True, data_range, k1, k2,
+                     n / (n - 1.0), backend)
 
 
 def ssim_uniform(pred: torch.Tensor, gt: torch.Tensor, data_range: float,
-                 win_size: int = 7) -> torch.Tensor:
+                 win_size: int = 7, backend: str = 'auto') -> torch.Tensor:
     """Mean of :func:`ssim_uniform_map` over channels and valid pixels.
 
     Equals the mean over channels of ``skimage.metrics.structural_similarity``
     computed on each 2-D channel with ``data_range`` (all channels have the
     same number of valid pixels, so the pooled mean is the channel mean).
     """
-    return ssim_uniform_map(pred, gt, data_range,
-                            win_size).flatten(1).mean(1)
+    p, g = _f64(pred, gt)
+    return _chunked_mean(
+        lambda a, b: ssim_uniform_map(a, b, data_range, win_size,
+                                      backend=backend), p, g)

@@ -161,12 +161,35 @@ class CRMetric(BaseMetric):
                              'check the dataset preprocessing')
         return pred.detach().unsqueeze(0), gt.detach().to(pred.device)[None]
 
+    def _rows(self, pairs) -> List[Dict[str, float]]:
+        """Protocol values of each (pred, gt) pair, one protocol call per run
+        of consecutive equal-shape pairs (a batch is stacked, not looped)."""
+        rows: List[Dict[str, float]] = []
+        start = 0
+        while start < len(pairs):
+            end = start + 1
+            while (end < len(pairs) and pairs[end][0].shape == pairs[start][0].shape
+                   and pairs[end][0].device == pairs[start][0].device):
+                end += 1
+            pred = torch.cat([p for p, _ in pairs[start:end]])
+            gt = torch.cat([g for _, g in pairs[start:end]])
+            values = {k: v.tolist() for k, v in
+                      self.protocol(pred, gt, self._lpips(pred.device)).items()}
+            rows += [{k: float(v[i]) for k, v in values.items()} for i in range(end - start)]
+            start = end
+        return rows
+
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
-        """Compute the per-image metrics of a batch and store them."""
+        """Compute the per-image metrics of a batch and store them.
+
+        Only these per-image values are kept, never the predictions, so a
+        test set is evaluated streaming, batch by batch.
+        """
+        pairs = [self._pair(sample, index) for index, sample in enumerate(data_samples)]
+        rows = self._rows(pairs)
         for index, sample in enumerate(data_samples):
-            pred, gt = self._pair(sample, index)
-            values = self.protocol(pred, gt, self._lpips(pred.device))
-            row = {k: float(v[0]) for k, v in values.items()}
+            pred, gt = pairs[index]
+            row = rows[index]
             if 'LPIPS' in row and self._lpips_key != 'LPIPS':
                 row[self._lpips_key] = row.pop('LPIPS')
             cloud_mask = _field(sample, 'mask')

@@ -10,9 +10,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from crbench.evaluation import get_protocol, nanmean_results
 from crbench.evaluation.protocols import PROTOCOLS, quantize_uint8_official
 
-from .references import np_mae, np_rmse, np_sam_degrees, np_ssim_gaussian
-
-GRAY = [0.298912, 0.586611, 0.114478]  # docs/datasets.md §2.8 item 5
+from .references import (np_mae, np_rmse, np_sam_degrees, np_ssim_gaussian,
+                         ref_cuhk_official, ref_render_diffcr,
+                         torch_conv2d_ssim_gaussian)
 
 
 @pytest.fixture(scope='module')
@@ -25,6 +25,14 @@ def loss_fn():
                            verbose=False).eval()
 
 
+def _rel(a, b):
+    """Relative difference |a − b| / |b| (0 for equal values, inf or NaN
+    on both sides too)."""
+    if a == b or (np.isnan(a) and np.isnan(b)):
+        return 0.0
+    return abs(a - b) / abs(b)
+
+
 def _images(b, c, h, w, seed, spread=1.1):
     """float32 [-1,1]-ish pred/gt pairs; pred slightly out of range too."""
     g = torch.Generator().manual_seed(seed)
@@ -34,42 +42,6 @@ def _images(b, c, h, w, seed, spread=1.1):
 
 
 # ------------------------------------------------------------------ CUHK
-def _official_uint8(x):
-    """The evaluator's chain: x01 -> 2x-1 -> ((.+1)*127.5).clamp.to(uint8)."""
-    x01 = (x + 1.0) / 2.0
-    return ((x01 * 2 - 1 + 1) * 127.5).clamp(0, 255).to(torch.uint8)
-
-
-def _ref_cuhk(pred, gt, loss_fn):
-    """One image (C×H×W) as docs/datasets.md §2.8 / §3.7 describes it."""
-    p01, g01 = ((pred + 1) / 2).numpy(), ((gt + 1) / 2).numpy()
-    out = {'RMSE': np_rmse(p01, g01)}
-    qp, qg = _official_uint8(pred), _official_uint8(gt)
-    qp_hwc, qg_hwc = qp.numpy().transpose(1, 2, 0), qg.numpy().transpose(
-        1, 2, 0)
-    out['PSNR'] = peak_signal_noise_ratio(qg_hwc, qp_hwc, data_range=255)
-
-    def gray(img_chw_uint8):
-        return np.tensordot(img_chw_uint8.numpy().transpose(1, 2, 0), GRAY,
-                            axes=1)
-
-    def lp(a, b):
-        return loss_fn.forward(a.float()[None], b.float()[None]).item()
-
-    c, h, w = pred.shape
-    if c == 3:
-        out['SSIM'] = structural_similarity(gray(qp), gray(qg),
-                                            data_range=255)
-        out['LPIPS'] = lp(qp, qg)
-    else:
-        ss, ll = [], []
-        for i in range(c):
-            a, b = qp[i].expand(3, h, w), qg[i].expand(3, h, w)
-            ss.append(structural_similarity(gray(a), gray(b), data_range=255))
-            ll.append(lp(a, b))
-        out['SSIM'], out['LPIPS'] = np.mean(ss), np.mean(ll)
-    return out
-
 
 @pytest.mark.parametrize('bands', [4, 3])
 def test_cuhk_official_matches_reference(bands, loss_fn):
@@ -77,9 +49,11 @@ def test_cuhk_official_matches_reference(bands, loss_fn):
     got = get_protocol('cuhk_official')(pred, gt, lpips_model=loss_fn)
     assert set(got) == {'PSNR', 'SSIM', 'RMSE', 'LPIPS'}
     for i in range(2):
-        ref = _ref_cuhk(pred[i], gt[i], loss_fn)
+        ref = ref_cuhk_official(pred[i], gt[i], loss_fn)
         for key in ('PSNR', 'SSIM', 'RMSE'):
-            assert abs(got[key][i].item() - ref[key]) <= 1e-6, key
+            assert _rel(got[key][i].item(), ref[key]) <= 1e-10, key
+        # LPIPS is a float32 network: batched bands and images (and the
+        # channels-last layout) change its rounding, not its value
         assert abs(got['LPIPS'][i].item() - ref['LPIPS']) <= 1e-5
 
 
@@ -121,11 +95,14 @@ def test_sen12mscr_official_matches_numpy():
         p = ((pred[i].double() + 1) / 2).numpy()  # no clamp (§4.8.1)
         t = ((gt[i].double() + 1) / 2).numpy()
         rmse = np_rmse(p, t)
-        assert abs(got['RMSE'][i].item() - rmse) <= 1e-9
-        assert abs(got['MAE'][i].item() - np_mae(p, t)) <= 1e-9
-        assert abs(got['PSNR'][i].item() - 20 * np.log10(1 / rmse)) <= 1e-9
-        assert abs(got['SAM'][i].item() - np_sam_degrees(p, t)) <= 1e-9
-        assert abs(got['SSIM'][i].item() - np_ssim_gaussian(p, t)) <= 1e-9
+        assert _rel(got['RMSE'][i].item(), rmse) <= 1e-10
+        assert _rel(got['MAE'][i].item(), np_mae(p, t)) <= 1e-10
+        assert _rel(got['PSNR'][i].item(), 20 * np.log10(1 / rmse)) <= 1e-10
+        assert _rel(got['SAM'][i].item(), np_sam_degrees(p, t)) <= 1e-10
+        assert _rel(got['SSIM'][i].item(), np_ssim_gaussian(p, t)) <= 1e-10
+        # and the official evaluator's own 2-D convolution
+        assert _rel(got['SSIM'][i].item(),
+                    torch_conv2d_ssim_gaussian(p, t)) <= 1e-10
 
 
 def test_sen12mscr_zero_pixel_gives_nan_sam_skipped_in_mean():
@@ -140,16 +117,6 @@ def test_sen12mscr_zero_pixel_gives_nan_sam_skipped_in_mean():
 
 
 # ----------------------------------------------------------- Sen2_MTC_New
-def _ref_render(x):
-    """§5.7.1 in NumPy for one 3×H×W float32 image."""
-    x = x.numpy()
-    v = x * np.float32(0.5) + np.float32(0.5)
-    dn = np.clip(v * np.float32(10000) + np.float32(0.5), 0, 10000)
-    dn = np.clip(dn.astype(np.int64), 0, 2000).astype(np.float64)
-    dn -= dn.min()
-    return np.ones_like(dn) if dn.max() == 0 else dn / dn.max()
-
-
 def test_sen2mtc_official_matches_numpy(loss_fn):
     pred, gt = _images(2, 3, 64, 64, seed=13)
     # DN about 0..3000: exercises the 2000 clip; no all-zero pixel vectors
@@ -158,15 +125,18 @@ def test_sen2mtc_official_matches_numpy(loss_fn):
     got = get_protocol('sen2mtc_official')(pred, gt, lpips_model=loss_fn)
     assert set(got) == {'RMSE', 'MAE', 'PSNR', 'SAM', 'SSIM', 'LPIPS'}
     for i in range(2):
-        p, t = _ref_render(pred[i]), _ref_render(gt[i])
+        p, t = ref_render_diffcr(pred[i]), ref_render_diffcr(gt[i])
         if i == 1:
             assert (p == 1).all()
         rmse = np_rmse(p, t)
-        assert abs(got['RMSE'][i].item() - rmse) <= 1e-9
-        assert abs(got['MAE'][i].item() - np_mae(p, t)) <= 1e-9
-        assert abs(got['PSNR'][i].item() - 20 * np.log10(1 / rmse)) <= 1e-9
-        assert abs(got['SAM'][i].item() - np_sam_degrees(p, t)) <= 1e-9
-        assert abs(got['SSIM'][i].item() - np_ssim_gaussian(p, t)) <= 1e-9
+        assert _rel(got['RMSE'][i].item(), rmse) <= 1e-10
+        assert _rel(got['MAE'][i].item(), np_mae(p, t)) <= 1e-10
+        assert _rel(got['PSNR'][i].item(), 20 * np.log10(1 / rmse)) <= 1e-10
+        assert _rel(got['SAM'][i].item(), np_sam_degrees(p, t)) <= 1e-10
+        assert _rel(got['SSIM'][i].item(), np_ssim_gaussian(p, t)) <= 1e-10
+        # and the official evaluator's own 2-D convolution
+        assert _rel(got['SSIM'][i].item(),
+                    torch_conv2d_ssim_gaussian(p, t)) <= 1e-10
         ref_lp = loss_fn(torch.from_numpy(2 * t - 1).float()[None],
                          torch.from_numpy(2 * p - 1).float()[None]).item()
         assert abs(got['LPIPS'][i].item() - ref_lp) <= 1e-5
@@ -238,3 +208,39 @@ def test_nanmean_results_skips_nan_only():
             {'A': float('nan'), 'B': float('nan')}]
     agg = nanmean_results(rows)
     assert agg['A'] == 2.0 and np.isnan(agg['B'])
+
+
+# ------------------------------------------------- batching and backends
+@pytest.mark.parametrize('name,bands', [('cuhk_official', 4),
+                                        ('cuhk_official', 3),
+                                        ('sen12mscr_official', 13),
+                                        ('sen2mtc_official', 3),
+                                        ('standard', 4)])
+def test_torch_backend_equals_scipy_backend(name, bands, loss_fn):
+    """The device (torch) path equals the CPU (SciPy) path within 1e-10."""
+    pred, gt = _images(3, bands, 40, 48, seed=20 + bands)
+    cpu = get_protocol(name, backend='scipy')(pred, gt, lpips_model=loss_fn)
+    dev = get_protocol(name, backend='torch')(pred, gt, lpips_model=loss_fn)
+    assert set(cpu) == set(dev)
+    for key in cpu:
+        for a, b in zip(cpu[key].tolist(), dev[key].tolist()):
+            assert _rel(a, b) <= 1e-10, (key, a, b)
+
+
+@pytest.mark.parametrize('name,bands', [('cuhk_official', 4),
+                                        ('sen2mtc_official', 3)])
+def test_batch_equals_one_image_at_a_time(name, bands, loss_fn):
+    """Stacking images (and bands through LPIPS) does not change values."""
+    pred, gt = _images(4, bands, 32, 32, seed=30 + bands)
+    proto = get_protocol(name)
+    batch = proto(pred, gt, lpips_model=loss_fn)
+    for i in range(4):
+        one = proto(pred[i:i + 1], gt[i:i + 1], lpips_model=loss_fn)
+        for key in batch:
+            tol = 1e-5 if key == 'LPIPS' else 1e-10
+            assert _rel(batch[key][i].item(), one[key].item()) <= tol, key
+
+
+def test_bad_backend_is_refused():
+    with pytest.raises(ValueError, match='backend'):
+        get_protocol('sen12mscr_official', backend='cuda')

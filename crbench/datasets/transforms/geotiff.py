@@ -43,15 +43,20 @@ def geotiff_header(path: str, count: Optional[int] = None, dtype: Optional[str] 
         raise ImageReadError(f'GeoTIFF {path!r} does not exist')
     try:
         with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(path, 'r') as src:
-            header = dict(count=src.count, dtype=src.dtypes[0] if src.count else None,
-                          dtypes=tuple(src.dtypes), height=src.height, width=src.width,
-                          crs=crs_string(src.crs), transform=tuple(src.transform)[:6],
-                          bounds=tuple(src.bounds))
+            header = _header(src)
     except RasterioError as err:
         raise ImageReadError(f'cannot open GeoTIFF {path!r} ({err}); the file is corrupt or '
                              'truncated: re-extract it from the dataset archive') from None
     check_bands(path, header, count, dtype)
     return header
+
+
+def _header(src) -> dict:
+    """The header dict of an open rasterio dataset (see ``geotiff_header``)."""
+    return dict(count=src.count, dtype=src.dtypes[0] if src.count else None,
+                dtypes=tuple(src.dtypes), height=src.height, width=src.width,
+                crs=crs_string(src.crs), transform=tuple(src.transform)[:6],
+                bounds=tuple(src.bounds))
 
 
 def check_bands(path: str, header: dict, count: Optional[int], dtype: Optional[str]) -> None:
@@ -79,21 +84,31 @@ def read_geotiff(path: str, count: Optional[int] = None, dtype: Optional[str] = 
                  bands: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, dict]:
     """Read a GeoTIFF as an H×W×C float32 array plus its header (see ``geotiff_header``).
 
-    ``bands`` (0-based) selects bands after the count check. Values are not
-    scaled; NaN stays NaN.
+    ``bands`` (0-based) selects bands after the count check; only those bands
+    are decoded. The file is opened once (header checks and pixels). Values are
+    not scaled; NaN stays NaN.
     """
     import rasterio
     from rasterio.errors import RasterioError
-    header = geotiff_header(path, count, dtype)
-    check_band_indices(path, bands, header['count'])
-    indexes = [b + 1 for b in bands] if bands is not None else None
-    try:
-        with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(path, 'r') as src:
-            array = src.read(indexes)
-    except RasterioError as err:
-        raise ImageReadError(f'cannot decode the pixels of {path!r} ({err}); the file is '
-                             'corrupt or truncated: re-extract it from the dataset '
-                             'archive') from None
+    if not osp.isfile(path):
+        raise ImageReadError(f'GeoTIFF {path!r} does not exist')
+    with rasterio.Env(**GDAL_READ_OPTIONS):
+        try:
+            src = rasterio.open(path, 'r')
+        except RasterioError as err:
+            raise ImageReadError(f'cannot open GeoTIFF {path!r} ({err}); the file is corrupt '
+                                 'or truncated: re-extract it from the dataset archive') from None
+        with src:
+            header = _header(src)
+            check_bands(path, header, count, dtype)
+            check_band_indices(path, bands, header['count'])
+            indexes = [b + 1 for b in bands] if bands is not None else None
+            try:
+                array = src.read(indexes)
+            except RasterioError as err:
+                raise ImageReadError(f'cannot decode the pixels of {path!r} ({err}); the file '
+                                     'is corrupt or truncated: re-extract it from the dataset '
+                                     'archive') from None
     return np.moveaxis(array.astype(np.float32, copy=False), 0, -1), header
 
 
@@ -172,17 +187,38 @@ def tiff_header(path: str, channels: Optional[int] = None) -> dict:
     silently mis-read by a loader that transposes (docs/datasets.md §5.5), so it is
     refused here with an ``ImageReadError``.
     """
+    return _read_tiff(path, channels, decode=False)[0]
+
+
+def _read_tiff(path: str, channels: Optional[int], decode: bool):
+    """(checked header, decoded array or None) of ``path``, opened once."""
     import tifffile
     if not osp.isfile(path):
         raise ImageReadError(f'TIFF file {path!r} does not exist')
     try:
-        with tifffile.TiffFile(path) as tif:
-            page, series = tif.pages[0], tif.series[0]
-            header = dict(shape=tuple(series.shape), axes=series.axes, dtype=np.dtype(page.dtype),
-                          pages=len(tif.pages))
+        tif = tifffile.TiffFile(path)
     except (tifffile.TiffFileError, ValueError, IndexError, OSError, KeyError) as err:
         raise ImageReadError(f'cannot open TIFF {path!r} ({err}); the file is corrupt or '
                              'truncated: re-extract it from the dataset archive') from None
+    with tif:
+        try:
+            page, series = tif.pages[0], tif.series[0]
+            header = dict(shape=tuple(series.shape), axes=series.axes,
+                          dtype=np.dtype(page.dtype), pages=len(tif.pages))
+        except (tifffile.TiffFileError, ValueError, IndexError, OSError, KeyError) as err:
+            raise ImageReadError(f'cannot open TIFF {path!r} ({err}); the file is corrupt or '
+                                 'truncated: re-extract it from the dataset archive') from None
+        _check_tiff_header(path, header, channels)
+        if not decode:
+            return header, None
+        try:
+            return header, tif.asarray()
+        except Exception as err:  # tifffile raises many types for damaged files
+            raise ImageReadError(f'cannot decode the pixels of {path!r} ({err}); the file is '
+                                 'corrupt or truncated: re-extract it') from None
+
+
+def _check_tiff_header(path: str, header: dict, channels: Optional[int]) -> None:
     shape = header['shape']
     # What matters is the decoded array: bands first (a planar file, axes 'SYX', or one
     # page per band) is refused; one page per row ('QYX' with bands last, which
@@ -205,19 +241,15 @@ def tiff_header(path: str, channels: Optional[int] = None) -> dict:
             'converted: re-extract it')
     if not np.issubdtype(header['dtype'], np.number):
         raise ImageReadError(f'{path!r} stores {header["dtype"]}, not numbers; re-extract it')
-    return header
 
 
 def read_hwc_tiff(path: str, channels: Optional[int] = None,
                   bands: Optional[Sequence[int]] = None) -> np.ndarray:
-    """Read a pixel-interleaved TIFF as H×W×C float32 (raw values, no scaling)."""
-    import tifffile
-    tiff_header(path, channels)
-    try:
-        array = tifffile.imread(path)
-    except Exception as err:  # tifffile raises many types for damaged files
-        raise ImageReadError(f'cannot decode the pixels of {path!r} ({err}); the file is '
-                             'corrupt or truncated: re-extract it') from None
+    """Read a pixel-interleaved TIFF as H×W×C float32 (raw values, no scaling).
+
+    The file is opened once for the header checks and the pixels.
+    """
+    array = _read_tiff(path, channels, decode=True)[1]
     if bands is not None:
         check_band_indices(path, bands, array.shape[-1] if array.ndim == 3 else 1)
         array = array[..., list(bands)]

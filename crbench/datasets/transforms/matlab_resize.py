@@ -68,6 +68,7 @@ def matlab_imresize(image: np.ndarray, scale: float = None, output_shape=None) -
     rows = resize_matrix(h, output_shape[0], float(scales[0]))
     cols = resize_matrix(w, output_shape[1], float(scales[1]))
     data = image.astype(np.float64)
-    out = np.einsum('oh,hw...->ow...', rows, data)
-    out = np.einsum('pw,ow...->op...', cols, out)
+    # Two matrix products (BLAS): einsum's loop took 0.3 s of CPU a 512×512×4 image.
+    out = np.tensordot(rows, data, axes=(1, 0))                  # o × w × ...
+    out = np.ascontiguousarray(np.moveaxis(np.tensordot(cols, out, axes=(1, 1)), 0, 1))
     return out.astype(np.float32) if image.dtype == np.float32 else out

@@ -1,0 +1,70 @@
+"""crbench.analysis.pipeline: the per-stage profile of a test loop, end to end."""
+import json
+
+import pytest
+
+from crbench.analysis import pipeline
+
+# The real MemoryNet recipe, shrunk (as in tests/tools/test_train_test_tools.py).
+TINY = ['model.generator.n_feat=8', 'model.generator.scale_unetfeats=4',
+        'model.generator.scale_orsnetfeats=4', 'model.generator.num_cab=1']
+CONFIG = 'configs/demo/memorynet_cuhkcr2_demo.py'
+
+
+def test_profile_on_synthetic_data_writes_consistent_json(tmp_path, capsys):
+    out = tmp_path / 'profile.json'
+    code = pipeline.main([CONFIG, '--synthetic', '--synthetic-size', '48',
+                          '--num-batches', '2', '--workers', '0', '--json', str(out),
+                          '--cfg-options', *TINY])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result['synthetic'] is True
+    assert result['batches'] == 2 and result['images'] == 2
+    assert result['input_size'] == [24, 24]  # 48 on disk, MATLAB-resized by 0.5
+    assert set(result['stages']) == set(pipeline.STAGES)
+    totals = [row['total_s'] for row in result['stages'].values()]
+    assert all(t >= 0 for t in totals) and result['stages']['forward']['total_s'] > 0
+    # the stages partition the timed loop: their sum plus the rest is the wall time
+    assert sum(totals) == pytest.approx(result['stages_total_s'], rel=1e-9)
+    assert result['stages_total_s'] + result['other_s'] == pytest.approx(
+        result['end_to_end_s'], rel=1e-9)
+    assert 0 <= result['other_s'] <= 0.5 * result['end_to_end_s']
+    assert sum(r['share'] for r in result['stages'].values()) <= 1 + 1e-9
+    for row in result['stages'].values():
+        assert row['per_image_ms'] == pytest.approx(1000 * row['total_s'] / 2)
+    assert result['images_per_s'] == pytest.approx(2 / result['end_to_end_s'])
+    assert result['network_calls_per_batch'] == {'generator': 1}
+    assert result['split'] == dict(images=111, source='real CUHK-CR2 test split',
+                                   estimated_s=pytest.approx(111 / result['images_per_s']))
+    assert {'PSNR', 'SSIM', 'RMSE'} <= set(result['metrics'])
+    printed = capsys.readouterr().out
+    assert 'end to end' in printed and 'forward' in printed
+
+
+def test_bad_config_path_exits_2(tmp_path, capsys):
+    assert pipeline.main([str(tmp_path / 'missing.py'), '--json',
+                          str(tmp_path / 'x.json')]) == 2
+    assert 'does not exist' in capsys.readouterr().err
+
+
+def test_call_counter_counts_network_calls():
+    import torch
+
+    class Framework(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Linear(2, 2)
+            self.data_preprocessor = torch.nn.Identity()
+
+        def forward(self, x):
+            for _ in range(3):  # three sampling steps
+                x = self.net(x)
+            return self.data_preprocessor(x)
+
+    model = Framework()
+    counter = pipeline.CallCounter(model)
+    model(torch.zeros(1, 2))
+    assert counter.take() == {'net': 3}
+    counter.remove()
+    model(torch.zeros(1, 2))
+    assert counter.take() == {}

@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Speed-up and prediction change of each inference switch, per network.
+
+    python tools/benchmark_inference.py [--models memorynet msda_cr ...]
+        [--size 128] [--repeats 3] [--threads 1] [--switches ...] [--json FILE]
+
+Each model is built from its CUHK-CR2 config (``configs/<model>/<model>_cuhkcr2.py``,
+4 bands; seeded random weights, no checkpoint; perceptual losses, which need
+VGG weights and play no part in inference, are left out) and restores one fixed seeded
+input of ``1×4×size×size`` through ``forward(mode='tensor')`` in eval mode, i.e.
+with the model's ``inference_cfg`` switches (crbench/models/restorers/base.py):
+
+* ``baseline``: ``inference_mode`` only (the default of every config);
+* ``no_grad``: ``inference_mode=False`` (plain ``torch.no_grad``), for reference;
+* ``channels_last``, ``compile`` (torch.compile, inductor), ``channels_last+compile``;
+* ``bf16``: ``autocast='bf16'``.
+
+For each switch: the median process CPU time (robust on a shared machine;
+with one thread it is the compute time) of ``--repeats`` calls after warm-up
+calls (for ``compile`` the first call, which compiles, is timed apart as
+``first_call_s``), the speed-up over ``baseline``, the largest absolute change
+of the prediction and the change of PSNR (peak 1 on (x+1)/2, the
+``sen12mscr_official`` PSNR) against a fixed target, which is what a switch
+does to a reported number. EMRDM restores with its sampler (every denoiser
+call of the sampling loop), with a fixed sampling seed; CVAE draws its
+latent samples after a fixed ``torch.manual_seed`` and is built for ``size``
+(its ``image_size``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+MODELS = ('memorynet', 'msda_cr', 'spagan', 'amgan_cr', 'cvae', 'emrdm')
+SWITCHES = {
+    'baseline': dict(),
+    'no_grad': dict(inference_mode=False),
+    'channels_last': dict(channels_last=True),
+    'compile': dict(compile=True),
+    'channels_last+compile': dict(channels_last=True, compile=True),
+    'bf16': dict(autocast='bf16'),
+}
+
+
+def build(model_name: str, inference_cfg: dict, size: int):
+    from mmengine.config import Config
+
+    from crbench.registry import MODELS as REGISTRY
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    path = osp.join(ROOT, 'configs', model_name, f'{model_name}_cuhkcr2.py')
+    cfg = Config.fromfile(path)
+    model_cfg = dict(cfg.model, inference_cfg=inference_cfg)
+    for key in ('losses', 'pixel_losses'):  # inference needs no losses; VGG may be absent
+        losses = model_cfg.get(key)
+        if isinstance(losses, dict):
+            kept = {k: v for k, v in losses.items() if 'Perceptual' not in str(v.get('type'))}
+            model_cfg[key] = kept
+            weights = model_cfg.get(key.replace('losses', 'weights'))
+            if isinstance(weights, dict):
+                model_cfg[key.replace('losses', 'weights')] = {
+                    k: w for k, w in weights.items() if k in kept}
+    if 'image_size' in model_cfg.get('generator', {}):  # CVAE: built for one size
+        model_cfg['generator'] = dict(model_cfg['generator'], image_size=size)
+    if model_cfg.get('type') == 'EMRDM':
+        model_cfg['sampling_seed'] = 0
+    torch.manual_seed(0)
+    model = REGISTRY.build(model_cfg)
+    return model.eval()
+
+
+def psnr01(pred: torch.Tensor, target: torch.Tensor) -> float:
+    from crbench.evaluation.functional import psnr
+    return float(psnr((pred.double() + 1) / 2, (target.double() + 1) / 2, 1.0)[0])
+
+
+def run_model(model_name: str, switches, size: int, repeats: int) -> list:
+    g = torch.Generator().manual_seed(1)
+    target = torch.rand(1, 4, size, size, generator=g) * 2 - 1
+    cloudy = (target + 0.5 * torch.rand(1, 1, size, size, generator=g)).clamp(-1, 1)
+    rows, base = [], None
+    for switch in switches:
+        model = build(model_name, SWITCHES[switch], size)
+
+        def call():
+            torch.manual_seed(0)
+            return model({'cloudy': cloudy.clone()}, mode='tensor')
+
+        start = time.perf_counter()
+        out = call()
+        first = time.perf_counter() - start
+        call()  # second warm-up (autotuning, allocator)
+        times = []
+        for _ in range(repeats):
+            start = time.process_time()
+            out = call()
+            times.append(time.process_time() - start)
+        row = dict(model=model_name, switch=switch, size=size,
+                   time_s=statistics.median(times), first_call_s=first,
+                   psnr=psnr01(out, target))
+        if base is None:
+            base = dict(out=out, time=row['time_s'], psnr=row['psnr'])
+        row['speedup'] = base['time'] / row['time_s']
+        row['max_abs_change'] = float((out.float() - base['out'].float()).abs().max())
+        row['psnr_change'] = row['psnr'] - base['psnr']
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        del model
+    return rows
+
+
+def natten_status() -> str:
+    try:
+        import natten  # noqa: F401
+    except Exception as err:  # ImportError or a broken CUDA-only build
+        return f'not importable ({type(err).__name__}: {err})'
+    return f'importable, version {getattr(natten, "__version__", "?")}'
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
+    parser.add_argument('--switches', nargs='+', default=list(SWITCHES), choices=list(SWITCHES))
+    parser.add_argument('--size', type=int, default=128)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--json', default=None)
+    args = parser.parse_args(argv)
+    if 'baseline' not in args.switches:
+        args.switches.insert(0, 'baseline')
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.models:
+        rows += run_model(name, args.switches, args.size, args.repeats)
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f'inference switches, 1×4×{args.size}², {args.threads} thread(s), '
+                  f'median of {args.repeats} (process CPU time)')
+    for col in ('model', 'switch', 'time s', 'speed-up', 'first call s', 'max |Δpred|',
+                'ΔPSNR dB'):
+        table.add_column(col, justify='left' if col in ('model', 'switch') else 'right')
+    for r in rows:
+        table.add_row(r['model'], r['switch'], f"{r['time_s']:.3f}", f"{r['speedup']:.2f}×",
+                      f"{r['first_call_s']:.1f}", f"{r['max_abs_change']:.1e}",
+                      f"{r['psnr_change']:+.4f}")
+    Console(width=120).print(table)
+    print(f'natten: {natten_status()}')
+    if args.json:
+        tmp = args.json + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(dict(rows=rows, threads=args.threads, natten=natten_status(),
+                           torch=torch.__version__), f, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
