@@ -107,7 +107,9 @@ class SentinelCloudShadowMask(BaseTransform):
 
 @TRANSFORMS.register_module()
 class PairedRandomCrop(BaseTransform):
-    """Cut the same random ``size``×``size`` window out of every keyed H×W×C array.
+    """Cut the same random ``size``×``size`` window out of every keyed array.
+
+    Arrays are H×W×C or T×H×W×C (the H–W plane is axes (-3, -2)).
 
     Offsets are drawn from numpy's global generator (MMEngine seeds it per worker)
     in [0, H − size) as the official DSen2-CR generator does (for 256 → 128:
@@ -118,18 +120,18 @@ class PairedRandomCrop(BaseTransform):
         self.keys, self.size = tuple(keys), int(size)
 
     def transform(self, results: dict) -> dict:
-        h, w = results[self.keys[0]].shape[:2]
+        h, w = results[self.keys[0]].shape[-3:-1]
         if h < self.size or w < self.size:
             raise ValueError(f'PairedRandomCrop size {self.size} exceeds the image '
                              f'{h}×{w} ({results.get("cloudy_path")})')
         top = np.random.randint(h - self.size) if h > self.size else 0
         left = np.random.randint(w - self.size) if w > self.size else 0
         for key in self.keys:
-            if results[key].shape[:2] != (h, w):
-                raise ValueError(f'PairedRandomCrop: {key!r} is {results[key].shape[:2]}, '
+            if results[key].shape[-3:-1] != (h, w):
+                raise ValueError(f'PairedRandomCrop: {key!r} is {results[key].shape[-3:-1]}, '
                                  f'{self.keys[0]!r} is {(h, w)}; all keys must share a grid')
             results[key] = np.ascontiguousarray(
-                results[key][top:top + self.size, left:left + self.size])
+                results[key][..., top:top + self.size, left:left + self.size, :])
         results['crop_offset'] = (int(top), int(left))
         return results
 
