@@ -8,6 +8,7 @@ _base_ = ['../_base_/models/dsen2_cr.py', '../_base_/datasets/sen2mtc_new_mono_r
 # the 13 Sentinel-2 bands (aerosol, cirrus, SWIR), which Sen2_MTC_New lacks, so the loss is
 # the official plain-L1 variant (paper Sec. 5.3 trains both).
 model = dict(generator=dict(optical_channels=3, sar_channels=0), use_sar=False, loss='l1')
+num_frames = 1  # mono-temporal: the packed input is 1 x 3 x H x W (tools/benchmark.py reads this)
 
 # The official data recipe: random 128 x 128 crops and a flip/rotation drawn on every read,
 # batch 16. Sen2_MTC_New is scaled by 1 / 10000 to [-1, 1] (the base), which the network's

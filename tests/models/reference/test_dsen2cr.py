@@ -74,3 +74,34 @@ def test_bad_inputs_name_the_setting():
         net(torch.rand(1, 13, 8, 8))
     with pytest.raises(ValueError, match='without SAR'):
         DSen2CR(13, 0, num_blocks=1, features=4)(torch.rand(1, 13, 8, 8), torch.rand(1, 2, 8, 8))
+
+
+def test_metafile_matches_configs_and_reported_numbers():
+    import csv
+
+    import yaml
+    from mmengine.config import Config
+
+    from crbench.registry import MODELS
+    meta = yaml.safe_load(open(osp.join(REPO, 'configs', 'dsen2_cr', 'metafile.yml')))
+    rows = [r for r in csv.DictReader(open(osp.join(REPO, 'leaderboard', 'reported.csv')))
+            if r['model'] == 'dsen2_cr']
+    reported = {(r['dataset'], f"{r['source']}, {r['table']}", r['metric']): float(r['value'])
+                for r in rows}
+    seen = set()
+    assert [m['Name'] for m in meta['Models']] == ['dsen2_cr_sen12mscr', 'dsen2_cr_sen2mtc_new']
+    for entry in meta['Models']:
+        cfg = Config.fromfile(osp.join(REPO, entry['Config']))
+        assert cfg.model_name == 'dsen2_cr'
+        assert entry['Metadata']['Iterations'] == cfg.train_cfg.max_iters
+        assert entry['Metadata']['Batch Size'] == cfg.train_dataloader.batch_size
+        with torch.device('meta'):
+            net = MODELS.build(cfg.model.generator)
+        assert entry['Metadata']['Parameters'] == sum(p.numel() for p in net.parameters())
+        for result in entry['Results']:
+            assert result['Dataset'] == entry['Metadata']['Training Data']
+            for metric, value in result['Metrics'].items():
+                key = (result['Dataset'], result['Source'], metric)
+                assert reported[key] == value, key
+                seen.add(key)
+    assert seen == set(reported)   # every reported number is in the metafile
