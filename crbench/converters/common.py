@@ -48,6 +48,9 @@ SOURCE_FORMATS = {
     'de_guided_diffusion': ('littlebeen/Diffusion-Enhancement-for-CR guided-diffusion '
                             'checkpoint (SuperResModel U-Net + sjlnet.* weight-allocation net)',
                             'python tools/model_converters/convert_de.py CONFIG MODEL.pt OUT.pth'),
+    'dsen2cr_keras_hdf5': ('ameraner/dsen2-cr Keras .hdf5 (model_weights/conv2d_<n>/...)',
+                           'python tools/model_converters/convert_dsen2cr.py CONFIG MODEL.hdf5 '
+                           'OUT.pth'),
 }
 
 

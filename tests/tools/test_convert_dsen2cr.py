@@ -75,6 +75,8 @@ def test_cli_converts_the_keras_file_into_the_config_model(conv, tmp_path):
     assert conv.main([CONFIG, src, str(out), '--cfg-options', *options]) == 0
     ckpt = torch.load(out, weights_only=True)
     assert ckpt['meta']['official_repo'] == 'ameraner/dsen2-cr'
+    assert ckpt['meta']['source_format'] == 'dsen2cr_keras_hdf5'
+    assert ckpt['meta']['name_table']['conv2d'] == 'head'
     from mmengine.config import Config
 
     import crbench.models  # noqa: F401

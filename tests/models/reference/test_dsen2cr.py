@@ -6,7 +6,6 @@ The fixture ``tests/data/dsen2cr/official_keras_tiny.h5`` is the official Keras 
 and the output Keras computed for it. Loading the weights by the converter's name table
 must reproduce that output.
 """
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -17,14 +16,6 @@ from crbench.models.reference.dsen2cr import DSen2CR
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 FIXTURES = osp.join(REPO, 'tests', 'data', 'dsen2cr')
-
-
-def load_converter():
-    spec = importlib.util.spec_from_file_location(
-        'crbench_convert_dsen2cr', osp.join(REPO, 'tools', 'model_converters', 'convert_dsen2cr.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize('kwargs, official', [
@@ -41,7 +32,7 @@ def test_parameter_count_matches_the_official_build(kwargs, official):
 
 def test_outputs_match_the_official_keras_model():
     pytest.importorskip('h5py')
-    conv = load_converter()
+    from crbench.converters import dsen2cr as conv
     layers = conv.read_keras_h5(osp.join(FIXTURES, 'official_keras_tiny.h5'))
     state, table = conv.map_keras_layers(layers, num_blocks=2, prefix='')
     assert [k for k, _ in table] == ['conv2d'] + [f'conv2d_{i}' for i in range(1, 6)]
