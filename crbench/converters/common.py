@@ -51,6 +51,9 @@ SOURCE_FORMATS = {
     'uncrtaints_official': ('PatrickTUM/UnCRtainTS train_reconstruct.py checkpoint '
                             "(state_dict_G / 'netG.' state dict)",
                             'python tools/model_converters/convert_uncrtaints.py CKPT OUT.pth'),
+    'dsen2cr_keras_hdf5': ('ameraner/dsen2-cr Keras .hdf5 (model_weights/conv2d_<n>/...)',
+                           'python tools/model_converters/convert_dsen2cr.py CONFIG MODEL.hdf5 '
+                           'OUT.pth'),
 }
 
 
