@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # MMEngine loads non-strictly; load_weights (below) is strict
     cfg.launcher = args.launcher
     if args.save_images:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
@@ -77,11 +77,12 @@ def main(argv=None) -> int:
     from crbench.engine import init_cpu_distributed
     from crbench.results import record_test_run
     init_cpu_distributed(args.launcher)
-    from crbench.engine import UntrustedCheckpointError
-    runner = Runner.from_cfg(cfg)
+    from crbench.engine import UntrustedCheckpointError, WeightsMismatchError, load_weights
     try:
+        runner = Runner.from_cfg(cfg)  # builds DE's frozen reference: loaded strictly too
+        load_weights(runner.model, args.checkpoint, cfg=cfg)  # strict; generator-only accepted
         metrics = runner.test()
-    except UntrustedCheckpointError as err:
+    except (UntrustedCheckpointError, WeightsMismatchError) as err:
         print(f'crbench test: {err}', file=sys.stderr)
         return 2
     except RuntimeError as err:  # a damaged data file, also from a loader worker

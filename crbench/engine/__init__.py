@@ -12,3 +12,5 @@ __all__ = [
 ]
 from .fault_hooks import NonFiniteLossError, NonFiniteLossHook  # noqa: F401,E402
 from .de_vis_hook import DEVisualizationHook  # noqa: F401,E402
+from .checkpoint import (WeightsMismatchError, load_network_weights,  # noqa: F401,E402
+                         load_weights, read_weights)

@@ -159,17 +159,19 @@ def blend_window_1d(length: int, overlap: int, margin: int, ramp_start: bool,
 # --------------------------------------------------------------------------- model
 def load_model(config: str, checkpoint: str, device: str = 'cpu',
                cfg_options: Optional[dict] = None):
-    """Build the config's model and load ``checkpoint`` under crbench's trust rule.
+    """Build the config's model and load ``checkpoint`` strictly
+    (:func:`crbench.engine.checkpoint.load_weights`: generator-only files, as the
+    converters write them, are accepted; the checkpoint's input conventions applied).
 
     ``cfg_options`` overrides config keys as ``--cfg-options`` does for tools/test.py.
 
-    Returns ``(model, cfg)``; the model is in eval mode on ``device``.
+    Returns ``(model, cfg)``; the model is in eval mode on ``device``. A file that does not
+    fit raises :class:`SceneInferenceError` naming the keys (and the converter to run).
     """
-    from mmengine.runner import load_checkpoint
-
+    from crbench.apis import ConfigError, load_config
+    from crbench.engine.checkpoint import WeightsMismatchError, load_weights
     from crbench.registry import MODELS
     from crbench.setup_env import register_all_modules
-    from crbench.apis import ConfigError, load_config
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist; train one with '
                                 f'`python tools/train.py {config}`')
@@ -180,14 +182,9 @@ def load_model(config: str, checkpoint: str, device: str = 'cpu',
     register_all_modules()
     model = MODELS.build(cfg.model)
     try:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    except RuntimeError as err:
-        if 'state_dict' not in str(err) and 'size mismatch' not in str(err):
-            raise
-        raise SceneInferenceError(
-            f'the weights in {checkpoint!r} do not fit the model of {config!r} '
-            f'({str(err).strip().splitlines()[0]} ...); pass the config the checkpoint was '
-            'trained with') from None
+        load_weights(model, checkpoint)
+    except WeightsMismatchError as err:
+        raise SceneInferenceError(f'{err} (config: {config})') from None
     model.to(device).eval()
     return model, cfg
 
@@ -277,10 +274,76 @@ def restore_scene(model, src_path: str, dst_path: str, *, in_scaling: SymmetricS
             model (U-Nets need 8 or 16), and cropped back.
         progress: show a rich progress bar.
         on_tile: called as ``on_tile(done, total)`` after each batch (tests, GUIs).
+
+    Steps: :func:`_check_options`; open the input (:class:`_SceneReader`) and plan the
+    tiles (:class:`_TileGrid`); for each row of tiles, restore batches of tiles and add
+    them to the strip buffer (:class:`_StripBlender`), whose finished rows are written to a
+    temporary GeoTIFF (opened by :func:`_open_output` once the first prediction gives the
+    band count); finally :func:`_publish` moves it into place (or converts it to PNG).
     """
     import rasterio
-    from rasterio.windows import Window
     out_scaling = out_scaling or in_scaling
+    margin = _check_options(src_path, tile, overlap, margin, batch_size, size_divisor)
+    check_mono_temporal(None, model)
+    device = torch.device(device)
+    env = dict(GDAL_READ_OPTIONS)
+    if 'GDAL_CACHEMAX' not in os.environ:  # keep memory bounded (module docstring, item 3)
+        env['GDAL_CACHEMAX'] = default_cache_mb(src_path)
+    with rasterio.Env(**env), warnings.catch_warnings():
+        warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(src_path) as src:
+            reader = _SceneReader(src, src_path, bands, in_scaling)
+            dtype = _output_dtype(reader, out_dtype, dst_path)
+            grid = _TileGrid.plan(reader.height, reader.width, tile, overlap, margin)
+            folder = osp.dirname(osp.abspath(dst_path))
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp_path = tempfile.mkstemp(prefix='.' + osp.basename(dst_path) + '.',
+                                            suffix='.tif', dir=folder)
+            os.close(fd)
+            out_nodata = _output_nodata(reader.nodata, dtype)
+            bar = _progress(progress, grid.n_tiles, osp.basename(src_path))
+            dst = None
+            try:
+                blender, done = None, 0
+                for row, y in enumerate(grid.ys):
+                    wy = grid.weights_y(y)
+                    for chunk in grid.batches(batch_size):
+                        batch = np.stack([reader.read_scaled(grid.window(x, y))
+                                          for x in (grid.xs[j] for j in chunk)])
+                        pred = _restore(model, batch, device, size_divisor, len(reader.indexes))
+                        if blender is None:  # the first prediction gives the band count
+                            blender = _StripBlender(pred.shape[1], grid)
+                            dst = _open_output(tmp_path, reader, pred.shape[1], dtype,
+                                               out_nodata)
+                        for k, j in enumerate(chunk):
+                            blender.add(pred[k], y, grid.xs[j], wy, grid.wx[j])
+                        done += len(chunk)
+                        if bar is not None:
+                            bar.update(bar.task_ids[0], completed=done)
+                        if on_tile is not None:
+                            on_tile(done, grid.n_tiles)
+                    # rows above the next tile row are final: write them
+                    end = grid.ys[row + 1] if row + 1 < len(grid.ys) else grid.height
+                    blender.flush(end, lambda acc, weight, top: _write_rows(
+                        dst, reader.read_mask, acc, weight, top, grid.width, out_scaling,
+                        dtype, out_nodata))
+                dst.close()
+                dst = None
+                _publish(tmp_path, dst_path, folder)
+            finally:
+                if bar is not None:
+                    bar.stop()
+                if dst is not None:
+                    dst.close()
+                if osp.exists(tmp_path):
+                    os.unlink(tmp_path)
+    return SceneResult(dst_path, grid.height, grid.width, blender.count, grid.n_tiles)
+
+
+# --------------------------------------------------------------------------- steps
+def _check_options(src_path: str, tile: int, overlap: int, margin: Optional[int],
+                   batch_size: int, size_divisor: int) -> int:
+    """Validate the tiling options and the input's existence; returns the margin."""
     margin = overlap // 4 if margin is None else int(margin)
     if tile < 1 or overlap < 0 or 2 * overlap > tile:
         raise SceneInferenceError(f'need tile >= 1 and 0 <= overlap <= tile / 2, got tile={tile}, '
@@ -292,133 +355,156 @@ def restore_scene(model, src_path: str, dst_path: str, *, in_scaling: SymmetricS
         raise SceneInferenceError('batch_size and size_divisor must be >= 1')
     if not osp.isfile(src_path):
         raise FileNotFoundError(f'input raster {src_path!r} does not exist')
-    check_mono_temporal(None, model)
-    device = torch.device(device)
-    png_out = dst_path.lower().endswith('.png')
+    return margin
 
-    env = dict(GDAL_READ_OPTIONS)
-    if 'GDAL_CACHEMAX' not in os.environ:  # keep memory bounded (module docstring, item 3)
-        env['GDAL_CACHEMAX'] = default_cache_mb(src_path)
-    with rasterio.Env(**env), warnings.catch_warnings():
-        warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.open(src_path) as src:
-            indexes = list(bands) if bands else list(range(1, src.count + 1))
-            bad = [b for b in indexes if not 1 <= b <= src.count]
-            if bad:
-                raise SceneInferenceError(f'{src_path!r} has bands 1…{src.count}; band number(s) '
-                                          f'{bad} do not exist (band numbers start at 1)')
-            height, width = src.height, src.width
-            nodata = src.nodata
-            dtype = np.dtype(out_dtype or src.dtypes[indexes[0] - 1])
-            if png_out and dtype not in (np.dtype('uint8'), np.dtype('uint16')):
-                raise SceneInferenceError(f'PNG stores uint8 or uint16, not {dtype}; write a '
-                                          '.tif or pass --out-dtype uint8/uint16')
-            th, tw = min(tile, height), min(tile, width)
-            ys = tile_starts(height, th, th - overlap if th == tile else th)
-            xs = tile_starts(width, tw, tw - overlap if tw == tile else tw)
-            n_tiles = len(ys) * len(xs)
-            wx = [blend_window_1d(tw, overlap, margin, x > 0, x + tw < width) for x in xs]
 
-            def nodata_mask(raw: np.ndarray) -> Optional[np.ndarray]:
-                """True where a pixel is nodata: every band equal to the nodata value
-                (GDAL's dataset mask), or any band NaN."""
-                mask = None
-                if nodata is not None and not math.isnan(nodata):
-                    mask = np.all(raw == nodata, axis=0)
-                if np.issubdtype(raw.dtype, np.floating):
-                    nan = np.isnan(raw).any(axis=0)
-                    mask = nan if mask is None else (mask | nan)
-                return mask
+class _SceneReader:
+    """The input raster's selected bands, read window by window, scaled, nodata filled."""
 
-            def read_scaled(window) -> np.ndarray:
-                """The scaled float32 C×h×w input of ``window``; nodata pixels filled."""
-                raw = src.read(indexes, window=window)
-                mask = nodata_mask(raw)
-                if mask is not None and mask.any():
-                    raw = raw.astype(np.float32)
-                    raw[:, mask] = in_scaling.fill
-                return in_scaling.forward(raw)
+    def __init__(self, src, src_path: str, bands: Optional[Sequence[int]],
+                 in_scaling: SymmetricScaling):
+        self.src, self.in_scaling = src, in_scaling
+        self.indexes = list(bands) if bands else list(range(1, src.count + 1))
+        bad = [b for b in self.indexes if not 1 <= b <= src.count]
+        if bad:
+            raise SceneInferenceError(f'{src_path!r} has bands 1…{src.count}; band number(s) '
+                                      f'{bad} do not exist (band numbers start at 1)')
+        self.height, self.width, self.nodata = src.height, src.width, src.nodata
 
-            def read_mask(window) -> Optional[np.ndarray]:
-                return nodata_mask(src.read(indexes, window=window))
+    def nodata_mask(self, raw: np.ndarray) -> Optional[np.ndarray]:
+        """True where a pixel is nodata: every band equal to the nodata value (GDAL's
+        dataset mask), or any band NaN."""
+        mask = None
+        if self.nodata is not None and not math.isnan(self.nodata):
+            mask = np.all(raw == self.nodata, axis=0)
+        if np.issubdtype(raw.dtype, np.floating):
+            nan = np.isnan(raw).any(axis=0)
+            mask = nan if mask is None else (mask | nan)
+        return mask
 
-            # -- first tile: learn the output band count before opening the output
-            folder = osp.dirname(osp.abspath(dst_path))
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp_path = tempfile.mkstemp(prefix='.' + osp.basename(dst_path) + '.',
-                                            suffix='.tif', dir=folder)
-            os.close(fd)
-            out_nodata = nodata
-            if out_nodata is not None and np.issubdtype(dtype, np.integer) and (
-                    math.isnan(out_nodata) or not
-                    np.iinfo(dtype).min <= out_nodata <= np.iinfo(dtype).max):
-                out_nodata = None
-            bar = _progress(progress, n_tiles, osp.basename(src_path))
-            try:
-                acc = weight = None
-                dst = None
-                done = 0
-                buffer_top = 0  # scene row of the accumulator's first row
-                for row, y in enumerate(ys):
-                    wy = blend_window_1d(th, overlap, margin, y > 0, y + th < height)
-                    for first in range(0, len(xs), batch_size):
-                        chunk = list(range(first, min(first + batch_size, len(xs))))
-                        batch = np.stack([read_scaled(Window(xs[j], y, tw, th)) for j in chunk])
-                        pred = _restore(model, batch, device, size_divisor, len(indexes))
-                        if acc is None:
-                            count = pred.shape[1]
-                            acc = np.zeros((count, th, width), dtype=np.float32)
-                            weight = np.zeros((th, width), dtype=np.float32)
-                            profile = _profile(src, count, dtype, out_nodata, indexes)
-                            dst = rasterio.open(tmp_path, 'w', **profile)
-                            if count == len(indexes):
-                                for i, b in enumerate(indexes, start=1):
-                                    if src.descriptions[b - 1]:
-                                        dst.set_band_description(i, src.descriptions[b - 1])
-                        for k, j in enumerate(chunk):
-                            w2d = (wy[:, None] * wx[j][None, :]).astype(np.float32)
-                            off = y - buffer_top
-                            acc[:, off:off + th, xs[j]:xs[j] + tw] += pred[k] * w2d
-                            weight[off:off + th, xs[j]:xs[j] + tw] += w2d
-                        done += len(chunk)
-                        if bar is not None:
-                            bar.update(bar.task_ids[0], completed=done)
-                        if on_tile is not None:
-                            on_tile(done, n_tiles)
-                    # rows above the next tile row are final: write them, shift the buffer
-                    end = ys[row + 1] if row + 1 < len(ys) else height
-                    n_final = end - buffer_top
-                    _write_rows(dst, read_mask, acc[:, :n_final], weight[:n_final], buffer_top,
-                                width, out_scaling, dtype, out_nodata, Window)
-                    acc = np.roll(acc, -n_final, axis=1)
-                    weight = np.roll(weight, -n_final, axis=0)
-                    acc[:, th - n_final:] = 0
-                    weight[th - n_final:] = 0
-                    buffer_top = end
-                dst.close()
-                dst = None
-                if png_out:
-                    from rasterio.shutil import copy as raster_copy
-                    fd, png_tmp = tempfile.mkstemp(prefix='.' + osp.basename(dst_path) + '.',
-                                                   suffix='.png', dir=folder)
-                    os.close(fd)
-                    try:
-                        raster_copy(tmp_path, png_tmp, driver='PNG')
-                        os.replace(png_tmp, dst_path)
-                    finally:
-                        for extra in (png_tmp, png_tmp + '.aux.xml'):
-                            if osp.exists(extra):
-                                os.unlink(extra)
-                else:
-                    os.replace(tmp_path, dst_path)
-            finally:
-                if bar is not None:
-                    bar.stop()
-                if dst is not None:
-                    dst.close()
-                if osp.exists(tmp_path):
-                    os.unlink(tmp_path)
-    return SceneResult(dst_path, height, width, acc.shape[0], n_tiles)
+    def read_scaled(self, window) -> np.ndarray:
+        """The scaled float32 C×h×w input of ``window``; nodata pixels filled."""
+        raw = self.src.read(self.indexes, window=window)
+        mask = self.nodata_mask(raw)
+        if mask is not None and mask.any():
+            raw = raw.astype(np.float32)
+            raw[:, mask] = self.in_scaling.fill
+        return self.in_scaling.forward(raw)
+
+    def read_mask(self, window) -> Optional[np.ndarray]:
+        return self.nodata_mask(self.src.read(self.indexes, window=window))
+
+
+def _output_dtype(reader: _SceneReader, out_dtype: Optional[str], dst_path: str) -> np.dtype:
+    dtype = np.dtype(out_dtype or reader.src.dtypes[reader.indexes[0] - 1])
+    if dst_path.lower().endswith('.png') and dtype not in (np.dtype('uint8'), np.dtype('uint16')):
+        raise SceneInferenceError(f'PNG stores uint8 or uint16, not {dtype}; write a '
+                                  '.tif or pass --out-dtype uint8/uint16')
+    return dtype
+
+
+def _output_nodata(nodata, dtype: np.dtype):
+    """The input's nodata value, unless the output's integer type cannot hold it."""
+    if nodata is not None and np.issubdtype(dtype, np.integer) and (
+            math.isnan(nodata) or not np.iinfo(dtype).min <= nodata <= np.iinfo(dtype).max):
+        return None
+    return nodata
+
+
+@dataclass
+class _TileGrid:
+    """Where the tiles are and how each is weighted (module docstring, "Blending")."""
+    height: int
+    width: int
+    th: int
+    tw: int
+    overlap: int
+    margin: int
+    ys: List[int]
+    xs: List[int]
+    wx: List[np.ndarray]
+
+    @classmethod
+    def plan(cls, height: int, width: int, tile: int, overlap: int, margin: int) -> '_TileGrid':
+        th, tw = min(tile, height), min(tile, width)
+        ys = tile_starts(height, th, th - overlap if th == tile else th)
+        xs = tile_starts(width, tw, tw - overlap if tw == tile else tw)
+        wx = [blend_window_1d(tw, overlap, margin, x > 0, x + tw < width) for x in xs]
+        return cls(height, width, th, tw, overlap, margin, ys, xs, wx)
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.ys) * len(self.xs)
+
+    def weights_y(self, y: int) -> np.ndarray:
+        return blend_window_1d(self.th, self.overlap, self.margin, y > 0, y + self.th < self.height)
+
+    def batches(self, batch_size: int):
+        """Column indexes of one row of tiles, ``batch_size`` at a time."""
+        for first in range(0, len(self.xs), batch_size):
+            yield list(range(first, min(first + batch_size, len(self.xs))))
+
+    def window(self, x: int, y: int):
+        from rasterio.windows import Window
+        return Window(x, y, self.tw, self.th)
+
+
+class _StripBlender:
+    """Weighted sum of the tiles over one strip of ``th`` rows (module docstring,
+    "Memory", item 1); finished rows are handed out and the buffer shifted up."""
+
+    def __init__(self, count: int, grid: _TileGrid):
+        self.count, self.grid = count, grid
+        self.acc = np.zeros((count, grid.th, grid.width), dtype=np.float32)
+        self.weight = np.zeros((grid.th, grid.width), dtype=np.float32)
+        self.top = 0  # scene row of the buffer's first row
+
+    def add(self, pred: np.ndarray, y: int, x: int, wy: np.ndarray, wx: np.ndarray) -> None:
+        w2d = (wy[:, None] * wx[None, :]).astype(np.float32)
+        off, th, tw = y - self.top, self.grid.th, self.grid.tw
+        self.acc[:, off:off + th, x:x + tw] += pred * w2d
+        self.weight[off:off + th, x:x + tw] += w2d
+
+    def flush(self, end: int, write: Callable[[np.ndarray, np.ndarray, int], None]) -> None:
+        """Write rows ``top … end - 1`` with ``write(acc, weight, top)``; shift the buffer."""
+        n_final, th = end - self.top, self.grid.th
+        write(self.acc[:, :n_final], self.weight[:n_final], self.top)
+        self.acc = np.roll(self.acc, -n_final, axis=1)
+        self.weight = np.roll(self.weight, -n_final, axis=0)
+        self.acc[:, th - n_final:] = 0
+        self.weight[th - n_final:] = 0
+        self.top = end
+
+
+def _open_output(tmp_path: str, reader: _SceneReader, count: int, dtype: np.dtype, nodata):
+    """The temporary output GeoTIFF; band descriptions copied when the bands correspond."""
+    import rasterio
+    dst = rasterio.open(tmp_path, 'w', **_profile(reader.src, count, dtype, nodata,
+                                                  reader.indexes))
+    if count == len(reader.indexes):
+        for i, b in enumerate(reader.indexes, start=1):
+            if reader.src.descriptions[b - 1]:
+                dst.set_band_description(i, reader.src.descriptions[b - 1])
+    return dst
+
+
+def _publish(tmp_path: str, dst_path: str, folder: str) -> None:
+    """Move the finished GeoTIFF to ``dst_path`` (converted to PNG for a ``.png`` name);
+    atomic: ``dst_path`` never holds a partial file."""
+    if not dst_path.lower().endswith('.png'):
+        os.replace(tmp_path, dst_path)
+        return
+    from rasterio.shutil import copy as raster_copy
+    fd, png_tmp = tempfile.mkstemp(prefix='.' + osp.basename(dst_path) + '.', suffix='.png',
+                                   dir=folder)
+    os.close(fd)
+    try:
+        raster_copy(tmp_path, png_tmp, driver='PNG')
+        os.replace(png_tmp, dst_path)
+    finally:
+        for extra in (png_tmp, png_tmp + '.aux.xml'):
+            if osp.exists(extra):
+                os.unlink(extra)
 
 
 def _progress(enabled: bool, total: int, name: str):
@@ -447,7 +533,8 @@ def _profile(src, count: int, dtype: np.dtype, nodata, indexes) -> dict:
 
 
 def _write_rows(dst, read_mask, acc, weight, top: int, width: int,
-                out_scaling: SymmetricScaling, dtype: np.dtype, nodata, Window) -> None:
+                out_scaling: SymmetricScaling, dtype: np.dtype, nodata) -> None:
+    from rasterio.windows import Window
     rows = acc.shape[1]
     if rows == 0:
         return

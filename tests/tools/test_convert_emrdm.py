@@ -142,7 +142,10 @@ def test_converted_weights_load_strictly_and_give_equal_outputs(converter, tiny_
     assert not torch.equal(outputs(fresh), outputs(raw if use_ema else ema))
     meta = converted['meta']
     assert meta['weights'] == ('ema' if use_ema else 'raw') and meta['global_step'] == 1234
-    assert meta['official_repo'] == 'Ly403/EMRDM' and len(meta['source_sha256']) == 64
+    assert meta['official_repo'] == 'Ly403/EMRDM'
+    assert len(meta['sources']['checkpoint']['sha256']) == 64
+    assert meta['source_format'] == ('emrdm_lightning_ema' if use_ema else 'emrdm_lightning_raw')
+    assert meta['input_conventions']['value_range'] == [-1.0, 1.0]
     assert meta.get('ema_num_updates') == (1234 if use_ema else None)
 
 
@@ -157,7 +160,7 @@ def test_missing_unexpected_and_shape_errors_are_reported(converter, tiny_config
     src = tmp_path / 'broken.ckpt'
     torch.save(ckpt, src)
     out = tmp_path / 'never.pth'
-    assert converter.main([tiny_config, str(src), str(out), '--ema']) == 1
+    assert converter.main([tiny_config, str(src), str(out), '--ema']) == 2
     captured = capsys.readouterr()
     assert 'missing (1)' in captured.out and lost in captured.out
     assert 'network.patch_in.proj.weight' in captured.out
@@ -168,7 +171,7 @@ def test_missing_unexpected_and_shape_errors_are_reported(converter, tiny_config
     # the right keys for another network: shapes named, nothing written
     torch.save(official_checkpoint(raw, ema), src)
     assert converter.main([tiny_config, str(src), str(out), '--cfg-options',
-                           'model.network.mapping_width=16']) == 1
+                           'model.network.mapping_width=16']) == 2
     captured = capsys.readouterr()
     assert 'network.time_in_proj.weight: checkpoint (32, 32), crbench (16, 16)' in captured.out
     assert 'shape mismatches' in captured.err and not out.exists()
@@ -181,7 +184,7 @@ def test_ema_requested_without_ema_weights(converter, tiny_config, models, tmp_p
                           if not k.startswith('model_ema.')}
     src = tmp_path / 'no_ema.ckpt'
     torch.save(ckpt, src)
-    assert converter.main([tiny_config, str(src), str(tmp_path / 'x.pth'), '--ema']) == 1
+    assert converter.main([tiny_config, str(src), str(tmp_path / 'x.pth'), '--ema']) == 2
     assert 'no EMA weights' in capsys.readouterr().err
     assert converter.main([tiny_config, str(src), str(tmp_path / 'x.pth')]) == 0
 
@@ -195,7 +198,7 @@ def test_pickled_objects_are_refused_or_stubbed_never_run(converter, tiny_config
     torch.save(official_checkpoint(raw, ema, extra={
         'hyper_parameters': FakeHParams(), 'trap': Trap(shutil.rmtree, str(victim))}), src)
     out = tmp_path / 'converted.pth'
-    assert converter.main([tiny_config, str(src), str(out)]) == 1
+    assert converter.main([tiny_config, str(src), str(out)]) == 2
     err = capsys.readouterr().err
     assert 'weights_only=True' in err and '--stub-objects' in err
     assert 'FakeHParams' in err and 'shutil.rmtree' in err and "['state_dict']" in err
@@ -211,7 +214,7 @@ def test_pickled_objects_are_refused_or_stubbed_never_run(converter, tiny_config
     # globals of os/sys are refused even with placeholders
     trap = tmp_path / 'pwned'
     torch.save(official_checkpoint(raw, ema, extra={'trap': Trap(os.makedirs, str(trap))}), src)
-    assert converter.main([tiny_config, str(src), str(tmp_path / 'y.pth'), '--stub-objects']) == 1
+    assert converter.main([tiny_config, str(src), str(tmp_path / 'y.pth'), '--stub-objects']) == 2
     assert 'os.makedirs' in capsys.readouterr().err and not trap.exists()
 
 

@@ -249,8 +249,11 @@ def test_gan_checkpoints_round_trip_into_the_gan_restorer(model, tmp_path):
     check_pairs(state, 'generator.', gen_sd, gen_pairs)
     check_pairs(state, 'discriminator.', dis_sd, dis_pairs)
     assert meta['generator'] == gen_cfg and meta['discriminator'] == dis_cfg
-    assert meta['network_range'] == [0.0, 1.0] and meta['model'] == model
-    assert len(meta['generator_sha256']) == 64
+    assert meta['input_conventions']['value_range'] == [0.0, 1.0] and meta['model'] == model
+    assert meta['source_format'] == 'collection'
+    assert meta['input_conventions']['band_order'] == 'RGB'
+    assert len(meta['sources']['generator']['sha256']) == 64
+    assert len(meta['sources']['discriminator']['sha256']) == 64
     # strict loading into the framework (its loss modules hold no checkpoint state)
     restorer = MODELS.build(dict(
         type='GANRestorer', generator=meta['generator'], discriminator=meta['discriminator'],
@@ -308,9 +311,9 @@ def test_mismatches_fail_with_the_keys_named(tmp_path, capsys):
     gen_cfg, gen_keys, _, _ = GAN_CASES['spagan']
     sd, _ = official_by_position(gen_keys(), build(gen_cfg))
     keys = list(sd)
-    # a tensor of another kind at a position (bias where a weight belongs)
+    # a renamed tensor: both the unknown and the missing official name are given
     bad = OrderedDict((k.replace('left_weight.bias', 'left_weight.scale'), v) for k, v in sd.items())
-    with pytest.raises(cc.ConversionError, match='left_weight.scale'):
+    with pytest.raises(cc.ConversionError, match=r"left_weight\.scale.*left_weight\.bias"):
         cc.convert('spagan', save(bad, tmp_path / 'a.pth'))
     # a wrong shape
     bad = OrderedDict(sd)
@@ -319,22 +322,133 @@ def test_mismatches_fail_with_the_keys_named(tmp_path, capsys):
         cc.convert('spagan', save(bad, tmp_path / 'b.pth'))
     # a missing tensor
     bad = OrderedDict(list(sd.items())[:-3] + list(sd.items())[-2:])
-    with pytest.raises(cc.ConversionError, match='tensors'):
+    with pytest.raises(cc.ConversionError, match='missing'):
         cc.convert('spagan', save(bad, tmp_path / 'c.pth'))
+    # two blocks' tensors swapped (same shapes, same leaf names): position pairing would
+    # silently exchange the blocks; the name table sees the edited order and names both
+    items = list(sd.items())
+    i3 = keys.index('gen.gen.res_block3.group1.conv1.weight')
+    i5 = keys.index('gen.gen.res_block5.group1.conv1.weight')
+    items[i3:i3 + 3], items[i5:i5 + 3] = items[i5:i5 + 3], items[i3:i3 + 3]
+    with pytest.raises(cc.ConversionError, match=r"res_block5\.group1\.conv1\.weight.*"
+                       r"res_block3\.group1\.conv1\.weight"):
+        cc.convert('spagan', save(OrderedDict(items), tmp_path / 'swapped.pth'))
     # the wrong model for the file
-    assert cc.main(['memorynet', save(sd, tmp_path / 'd.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert cc.main(['memorynet', save(sd, tmp_path / 'd.pth'), str(tmp_path / 'o.pth')]) == 2
     assert 'shallow_feat1.0.weight' in capsys.readouterr().err
     assert not os.path.exists(tmp_path / 'o.pth')
-    # MemoryNet: an extra key is printed as unexpected and fails the strict load
+    # MemoryNet: an extra key fails the strict load, named
     network = build(dict(type='MemoryNet', in_channels=3))
     mn, _, _ = official_memorynet(network)
     mn['stage3_orsnet.orb1.body.0.body.0.bias'] = torch.zeros(56)
-    with pytest.raises(cc.ConversionError, match='1 unexpected'):
+    with pytest.raises(cc.ConversionError, match=r'1 unexpected.*orsnet\.orbs\.0\.cabs\.0\.conv1\.bias'):
         cc.convert('memorynet', save(mn, tmp_path / 'e.pth'))
-    assert 'orsnet.orbs.0.cabs.0.conv1.bias' in capsys.readouterr().out
     mn, _, _ = official_memorynet(network)
     mn[next(k for k in mn if k.endswith('body.1.weight'))] = torch.tensor([0.5])
     with pytest.raises(cc.ConversionError, match='PReLU'):
         cc.convert('memorynet', save(mn, tmp_path / 'f.pth'))
     with pytest.raises(ValueError, match='no discriminator'):
         cc.convert('cvae', str(tmp_path / 'd.pth'), str(tmp_path / 'd.pth'))
+
+
+def test_file_order_does_not_decide_the_mapping(tmp_path):
+    """The name table, not the file, pairs tensors: the crbench key of an official name is
+    the same whatever else the file holds."""
+    table = cc.name_table('spagan', 'generator', dict(type='SpAGANGenerator', in_channels=3,
+                                                        out_channels=3))
+    assert table['gen.gen.res_block3.group1.conv1.weight'][0] == 'blocks.2.reduce.weight'
+    assert table['gen.gen.SAM1.irnn2.down_weight.bias'][0] == 'sam.shift2.from_below.bias'
+    assert table['gen.gen.SAM1.attention_layer.conv3.weight'][0] == 'sam.direction.4.weight'
+
+
+def test_three_band_spagan_of_unknown_origin_needs_source(tmp_path):
+    cfg = dict(type='SpAGANGenerator', in_channels=3, out_channels=3)
+    sd, pairs = official_by_position(spagan_generator_keys(), build(cfg))
+    sd = OrderedDict((k, 0.05 * v) for k, v in sd.items())   # keep activations finite
+    path = save(sd, tmp_path / 'gen.pth')
+    with pytest.raises(cc.ConversionError, match='--source collection or --source penn000'):
+        cc.convert('spagan', path)
+    rgb = cc.convert('spagan', path, source='collection')
+    bgr = cc.convert('spagan', path, source='penn000')
+    assert rgb['meta']['source_format'] == 'collection'
+    assert bgr['meta']['source_format'] == 'penn000_spagan'
+    assert bgr['meta']['input_conventions']['band_order'] == 'RGB'
+    assert 'BGR' in bgr['meta']['input_conventions']['folded']
+    # folding reverses the first layer's input and the last layer's output channels only
+    w_in, w_out = rgb['state_dict']['generator.conv_in.weight'], rgb['state_dict']['generator.conv_out.weight']
+    assert torch.equal(bgr['state_dict']['generator.conv_in.weight'], w_in[:, [2, 1, 0]])
+    assert torch.equal(bgr['state_dict']['generator.conv_out.weight'], w_out[[2, 1, 0]])
+    same = [k for k in rgb['state_dict'] if k not in ('generator.conv_in.weight',
+                                                      'generator.conv_out.weight')]
+    assert all(torch.equal(rgb['state_dict'][k], bgr['state_dict'][k]) for k in same)
+    # so the converted network on RGB input gives the official network's BGR output, reversed
+    rgb_net, bgr_net = build(cfg), build(cfg)
+    rgb_net.load_state_dict({k[len('generator.'):]: v for k, v in rgb['state_dict'].items()})
+    bgr_net.load_state_dict({k[len('generator.'):]: v for k, v in bgr['state_dict'].items()})
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        official = rgb_net(x.flip(1))       # the unfolded weights, fed BGR
+        folded = bgr_net(x)                 # the folded weights, fed RGB
+    official = official[-1] if isinstance(official, (tuple, list)) else official
+    folded = folded[-1] if isinstance(folded, (tuple, list)) else folded
+    torch.testing.assert_close(folded, official.flip(1), rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# DE (littlebeen/Diffusion-Enhancement-for-CR): guided-diffusion SuperResModel state dicts
+# ----------------------------------------------------------------------------------------
+DE_CONFIG = 'configs/de/de_memorynet_rice1.py'
+DE_SMALL = dict(model_channels=32, channel_mult=(1, 2), attention_downsample=(2,), num_heads=1)
+
+
+def official_de_state(with_wa=True, seed=0):
+    """An official DE checkpoint's names: the U-Net's own ADM names, the WA net under sjlnet."""
+    torch.manual_seed(seed)
+    cnp = build(dict(type='DECNP', num_bands=3, **DE_SMALL))
+    sd = OrderedDict(cnp.state_dict())
+    if with_wa:
+        wa = build(dict(type='DEWeightNet', num_bands=3, **DE_SMALL))
+        sd.update(('sjlnet.' + k, v) for k, v in wa.state_dict().items())
+    return sd
+
+
+def de_options():
+    opts = {f'model.cnp.{k}': v for k, v in DE_SMALL.items()}
+    opts.update({f'model.weight_net.{k}': v for k, v in DE_SMALL.items()})
+    return opts
+
+
+def test_de_official_checkpoint_converts_by_name(repo_root, tmp_path, capsys):
+    from crbench.converters import de
+    sd = official_de_state()
+    # ADM names as the official guided_diffusion/unet.py registers them
+    for key in ('time_embed.0.weight', 'input_blocks.0.0.weight', 'middle_block.1.qkv.weight',
+                'out.2.weight', 'sjlnet.input_blocks.0.0.weight', 'sjlnet.out.2.weight'):
+        assert key in sd, key
+    path = save(sd, tmp_path / 'model200000.pt')
+    converted = de.convert(osp.join(repo_root, DE_CONFIG), path, de_options())
+    state, meta = converted['state_dict'], converted['meta']
+    assert torch.equal(state['cnp.input_blocks.0.0.weight'], sd['input_blocks.0.0.weight'])
+    assert torch.equal(state['weight_net.out.2.weight'], sd['sjlnet.out.2.weight'])
+    assert set(state) == {('weight_net.' + k[7:]) if k.startswith('sjlnet.') else 'cnp.' + k
+                          for k in sd}
+    assert meta['source_format'] == 'de_guided_diffusion'
+    assert meta['input_conventions']['value_range'] == [-1.0, 1.0]
+    assert meta['networks'] == ['cnp', 'weight_net']
+    assert 'found littlebeen/Diffusion-Enhancement-for-CR' in capsys.readouterr().out
+    # the converted networks load strictly into the DE framework's networks
+    net = torch.nn.Module()
+    net.cnp = build(dict(type='DECNP', num_bands=3, **DE_SMALL))
+    net.weight_net = build(dict(type='DEWeightNet', num_bands=3, **DE_SMALL))
+    net.load_state_dict(state, strict=True)
+
+
+def test_de_checkpoint_without_wa_is_refused_for_a_wa_config(repo_root, tmp_path):
+    from crbench.converters import de
+    path = save(official_de_state(with_wa=False), tmp_path / 'model.pt')
+    with pytest.raises(de.ConversionError, match=r"missing \(official names: 'sjlnet\."):
+        de.convert(osp.join(repo_root, DE_CONFIG), path, de_options())
+    # an unconverted DE file given to a crbench tool names this converter
+    from crbench.converters.common import converter_command
+    assert converter_command(official_de_state(), path).startswith(
+        'python tools/model_converters/convert_de.py CONFIG ' + path)

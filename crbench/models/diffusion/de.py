@@ -39,16 +39,12 @@ The reference network
 with its trained weights (read with ``torch.load(weights_only=True)``). The
 network is frozen, always in eval mode, runs under ``no_grad`` once per batch,
 and its weights are NOT part of DE's state dict (nor of DE's parameter count
-in the paper): they always come from ``reference_checkpoint``. Loading:
-
-1. if the file holds a dict with a ``'state_dict'`` entry (an MMEngine
-   checkpoint), that entry is used; otherwise the dict itself;
-2. a leading ``'module.'`` (DDP) is removed from every key;
-3. if the network's keys are not all present, the first prefix of
-   ``reference_key_prefixes`` (default ``generator.``, ``net.``,
-   ``network.``, ``model.``, ``backbone.``) under which they all are is
-   stripped, and keys without that prefix (e.g. a discriminator) are dropped;
-4. the result is loaded with ``strict=True``.
+in the paper): they always come from ``reference_checkpoint``, loaded strictly by
+``crbench.engine.checkpoint.load_network_weights``: the file's keys as they are, or the
+part under the first of ``reference_key_prefixes`` (default ``generator.``, ``net.``,
+``network.``, ``model.``, ``backbone.``) that the file has; other parts may only be
+training-only ones (a discriminator); an unconverted official file is refused with the
+converter command.
 
 The official reference networks take the cloudy image in [0, 1] and return
 [0, 1] ("previous" -> ``2y - 1``), whereas crbench tensors are in [-1, 1].
@@ -161,26 +157,6 @@ class GaussianDiffusion:
             + ((1 - beta) ** 0.5 * (1 - abar_s) / (1 - abar_t)) * x_t  # DE Eq. 13
         var = (1 - abar_s) / (1 - abar_t) * beta  # DE Eq. 14 (beta tilde)
         return mean, var
-
-
-def _strip_reference_state(state: dict, expected: Sequence[str],
-                           prefixes: Sequence[str], path: str) -> dict:
-    """Find the reference network's weights inside a checkpoint (module doc, steps 1-3)."""
-    if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
-        state = state['state_dict']
-    if not isinstance(state, dict):
-        raise TypeError(f'{path}: expected a state dict, got {type(state).__name__}')
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
-    expected = set(expected)
-    if expected <= state.keys():
-        return state
-    for prefix in prefixes:
-        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        if sub and expected <= sub.keys():
-            return sub
-    missing = sorted(expected - state.keys())[:5]
-    raise KeyError(f'{path} does not hold the reference network\'s weights: keys such as '
-                   f'{missing} are missing, with or without one of the prefixes {list(prefixes)}')
 
 
 @MODELS.register_module()
@@ -309,10 +285,8 @@ class DiffusionEnhancement(BaseRestorer):
                 "(or use fusion='none' for pure diffusion).")
         # crbench's own training checkpoints (sidecar digest) load in full; any other
         # file (official, converted weights) with weights_only=True.
-        from crbench.engine.compat import load_checkpoint_file
-        state = load_checkpoint_file(path, map_location='cpu')
-        state = _strip_reference_state(state, self.reference.state_dict().keys(), prefixes, path)
-        self.reference.load_state_dict(state, strict=True)
+        from crbench.engine.checkpoint import load_network_weights
+        load_network_weights(self.reference, path, prefixes)  # strict; names the converter
 
     @staticmethod
     def _drop_reference_keys(module, state_dict, prefix, local_metadata):

@@ -1,0 +1,155 @@
+"""What every converter shares: reading a weights file safely, the error type, the
+metadata block written into every converted checkpoint, and short key lists.
+
+A converted checkpoint is ``{'state_dict': {...}, 'meta': {...}}``. ``meta`` always holds
+the block built by :func:`conversion_meta`:
+
+* ``converter``: the command that wrote it (``convert_collection.py spagan``, ...);
+* ``official_repo`` and ``source_format``: where the weights come from and the layout the
+  converter detected in the file (one of :data:`SOURCE_FORMATS`);
+* ``sources``: per input file (``generator``, ``discriminator``, ``checkpoint``) its name
+  and sha256;
+* ``input_conventions``: how the source code fed its network. ``value_range`` is the
+  range of the network's input and output (crbench maps its [-1, 1] tensors to it, see
+  :mod:`crbench.engine.checkpoint`); ``band_order`` the band order crbench must feed
+  (after any folding); ``folded`` says what the converter folded into the weights (e.g.
+  a BGR network made RGB by permuting the channels of its first and last layers);
+  ``training_resolution`` the image size the source trained on (pixels; a note, not
+  applied: crbench tests at the resolution of the config's pipeline);
+* ``crbench_version``.
+"""
+import os.path as osp
+from collections import OrderedDict
+from typing import Dict, Iterable, Optional
+
+import torch
+
+StateDict = Dict[str, torch.Tensor]
+
+
+class ConversionError(RuntimeError):
+    """The file does not convert; the message names the keys or the fact that is wrong."""
+
+
+#: Every source layout a converter recognises: name -> (description, converter command).
+SOURCE_FORMATS = {
+    'collection': ('littlebeen/Cloud-removal-model-collection raw state dict '
+                   '(gen.state_dict() / dis.state_dict())',
+                   'python tools/model_converters/convert_collection.py MODEL GEN.pth OUT.pth'),
+    'penn000_spagan': ('Penn000/SpA-GAN_for_cloud_removal generator (gen.gen.*, BGR, 512 px)',
+                       'python tools/model_converters/convert_collection.py spagan GEN.pth '
+                       'OUT.pth --source penn000'),
+    'emrdm_lightning_raw': ('Ly403/EMRDM Lightning checkpoint, raw weights '
+                            '(model.diffusion_model.*)',
+                            'python tools/model_converters/convert_emrdm.py CONFIG CKPT OUT.pth'),
+    'emrdm_lightning_ema': ('Ly403/EMRDM Lightning checkpoint with EMA weights (model_ema.*)',
+                            'python tools/model_converters/convert_emrdm.py CONFIG CKPT OUT.pth '
+                            '--ema'),
+    'de_guided_diffusion': ('littlebeen/Diffusion-Enhancement-for-CR guided-diffusion '
+                            'checkpoint (SuperResModel U-Net + sjlnet.* weight-allocation net)',
+                            'python tools/model_converters/convert_de.py CONFIG MODEL.pt OUT.pth'),
+}
+
+
+def shorten(keys: Iterable[str], limit: int = 6) -> str:
+    """``'a', 'b', ... (+N more)``: key lists short enough for an error message."""
+    keys = list(keys)
+    shown = ', '.join(repr(k) for k in keys[:limit])
+    return shown + (f', ... (+{len(keys) - limit} more)' if len(keys) > limit else '')
+
+
+def read_state_dict(path: str, where: str = 'checkpoint') -> StateDict:
+    """A state dict of tensors from ``path`` (plain, or under ``'state_dict'``; a
+    DataParallel ``module.`` prefix removed), read with ``torch.load(weights_only=True)``
+    so the file cannot run code. The key order of the file is kept."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{where} not found: {path}')
+    obj = torch.load(path, map_location='cpu', weights_only=True)
+    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
+        obj = obj['state_dict']
+    if not isinstance(obj, dict) or not obj:
+        raise ConversionError(f'{path} does not hold a state dict (got {type(obj).__name__})')
+    bad = [k for k, v in obj.items() if not torch.is_tensor(v)]
+    if bad:
+        raise ConversionError(f'{path}: entries that are not tensors: {shorten(bad)}')
+    if all(k.startswith('module.') for k in obj):                 # saved from DataParallel
+        obj = OrderedDict((k[len('module.'):], v) for k, v in obj.items())
+    return OrderedDict(obj)
+
+
+def conversion_meta(converter: str, official_repo: str, source_format: str,
+                    sources: Dict[str, Optional[str]], input_conventions: dict, **extra) -> dict:
+    """The metadata block every converter writes (module docstring)."""
+    from crbench.engine.compat import file_sha256
+    if source_format not in SOURCE_FORMATS:
+        raise KeyError(f'unknown source format {source_format!r}')
+    meta = dict(converter=converter, official_repo=official_repo, source_format=source_format,
+                source_format_description=SOURCE_FORMATS[source_format][0],
+                sources={role: dict(file=osp.basename(path), sha256=file_sha256(path))
+                         for role, path in sources.items() if path},
+                input_conventions=dict(input_conventions))
+    meta.update(extra)
+    try:
+        from crbench.version import __version__
+        meta['crbench_version'] = __version__
+    except ImportError:  # pragma: no cover
+        pass
+    return meta
+
+
+#: sha256 of the generators Penn000 published (pretrained_models/RICE{1,2}/gen_model_epoch_200.pth
+#: at commit 63f98668): their key names are the collection's, their conventions are not.
+PENN000_RELEASES = {
+    '1a9f87f50e4b439b64675d1612f06604a6bc61748f7d9fe6cf252ba371ec3f16': 'RICE1',
+    '9706b2e29b331366b1b9b83288ac3d8568bc58efebe1b8dee66a696b99531744': 'RICE2',
+}
+
+
+def detect_source_format(state: StateDict, path: Optional[str] = None) -> Optional[str]:
+    """The official layout of an unconverted state dict, or None (used to name the
+    converter when such a file is given to a crbench tool). With ``path``, Penn000's
+    published SpA-GAN files are recognised by their sha256."""
+    if path is not None and osp.isfile(path):
+        from crbench.engine.compat import file_sha256
+        if file_sha256(path) in PENN000_RELEASES:
+            return 'penn000_spagan'
+    keys = list(state)
+    if any(k.startswith('model.diffusion_model.') for k in keys):
+        return ('emrdm_lightning_ema' if any(k.startswith('model_ema.') for k in keys)
+                else 'emrdm_lightning_raw')
+    if any(k.startswith('sjlnet.') for k in keys) or (
+            'input_blocks.0.0.weight' in state and 'time_embed.0.weight' in state):
+        return 'de_guided_diffusion'
+    if any(k.startswith(('gen.gen.', 'dis.dis.')) for k in keys):
+        return 'collection'  # or penn000_spagan: the names are the same (see collection.py)
+    collection_markers = ('shallow_feat1.0.weight', 'rdb_module.', 'conv_in.weight',
+                          'encoder.patch_embedding.', 'layer1_new.0.weight_orig')
+    if any(k.startswith(collection_markers) for k in keys):
+        return 'collection'
+    return None
+
+
+#: A key fragment of each collection model's generator (or discriminator) state dict.
+_COLLECTION_MODEL_MARKERS = (('SAM1.', 'spagan'), ('det_conv', 'amgan_cr'),
+                             ('shallow_feat1.', 'memorynet'), ('rdb_module.', 'msda_cr'),
+                             ('encoder.patch_embedding.', 'cvae'), ('layer1_new.', 'msda_cr'))
+
+
+def converter_command(state: StateDict, path: str, config: str = 'CONFIG') -> Optional[str]:
+    """The command that converts the unconverted official file ``path`` (whose state dict
+    is ``state``), or None when its layout is not an official one."""
+    found = detect_source_format(state, path)
+    if found is None:
+        return None
+    stem = osp.splitext(osp.basename(path))[0]
+    out = f'{stem}_crbench.pth'
+    if found == 'penn000_spagan':
+        return f'python tools/model_converters/convert_collection.py spagan {path} {out}'
+    if found == 'collection':
+        model = next((m for marker, m in _COLLECTION_MODEL_MARKERS
+                      if any(marker in k for k in state)), 'MODEL')
+        return f'python tools/model_converters/convert_collection.py {model} {path} {out}'
+    if found.startswith('emrdm'):
+        ema = ' --ema' if found.endswith('ema') else ''
+        return f'python tools/model_converters/convert_emrdm.py {config} {path} {out}{ema}'
+    return f'python tools/model_converters/convert_de.py {config} {path} {out}'
