@@ -296,7 +296,7 @@ class GLFCR(nn.Module):
         self.opt_stem2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.sar_stem1 = nn.Conv2d(4 * sar_channels, channels, 5, padding=2)
         self.sar_stem2 = nn.Conv2d(channels, channels, 3, padding=1)
-        rates = torch.linspace(0, drop_path_rate, num_blocks * num_layers).tolist()
+        rates = torch.linspace(0, drop_path_rate, num_blocks * num_layers, device='cpu').tolist()
         self.blocks = nn.ModuleList(
             DenseAttentionBlock(channels, growth, num_layers, self.window_size, num_heads,
                                 mlp_ratio, rates[i * num_layers:(i + 1) * num_layers])
