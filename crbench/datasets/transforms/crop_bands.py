@@ -4,7 +4,8 @@ GLF-CR trains on random 128×128 crops of the 256×256 SEN12MS-CR patches, the s
 the cloudy, SAR and clear images, and scales each SAR band by its own dB range (VV [-25, 0],
 VH [-32.5, 0]); :class:`RescaleToSymmetric` has one range per key.
 """
-from typing import Sequence, Tuple
+from collections import Counter
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -27,13 +28,32 @@ def crop_georeference(results: dict, top: int, left: int, height: int, width: in
 
 @TRANSFORMS.register_module()
 class PairedRandomCrop(BaseTransform):
-    """Crop the same ``size`` window out of every keyed array (the window is uniform over all
-    positions; numpy's global generator, which MMEngine seeds per worker). Images smaller
-    than ``size`` are an error naming the key and the sample."""
+    """Crop the same ``size`` window out of every keyed array, uniformly over all positions.
+    Images smaller than ``size`` are an error naming the key and the sample.
 
-    def __init__(self, size, keys: Sequence[str] = ('cloudy', 'sar', 'gt')):
+    With a ``seed`` (default), the window of the n-th visit of a sample is drawn from
+    ``numpy.random.default_rng((seed, sample_idx, n))``: a new window at every visit, and the
+    same sequence when MMEngine resumes (it replays the skipped batches through the
+    pipeline, so the visit counts are rebuilt, also in loader workers). ``seed=None`` draws
+    from numpy's global generator instead.
+    """
+
+    def __init__(self, size, keys: Sequence[str] = ('cloudy', 'sar', 'gt'),
+                 seed: Optional[int] = 0):
         self.size: Tuple[int, int] = (int(size), int(size)) if np.isscalar(size) else tuple(size)
-        self.keys = tuple(keys)
+        self.keys, self.seed = tuple(keys), seed
+        self._visits = Counter()
+
+    def draw(self, results: dict, rows: int, cols: int) -> Tuple[int, int]:
+        if self.seed is None:
+            return int(np.random.randint(rows)), int(np.random.randint(cols))
+        if 'sample_idx' not in results:
+            raise KeyError('PairedRandomCrop with a seed needs results["sample_idx"], which '
+                           'MMEngine datasets set; pass seed=None outside a dataset')
+        idx = int(results['sample_idx'])
+        rng = np.random.default_rng((int(self.seed), idx, self._visits[idx]))
+        self._visits[idx] += 1
+        return int(rng.integers(rows)), int(rng.integers(cols))
 
     def transform(self, results: dict) -> dict:
         present = [k for k in self.keys if k in results]
@@ -49,8 +69,7 @@ class PairedRandomCrop(BaseTransform):
         if h < ch or w < cw:
             raise ValueError(f'PairedRandomCrop: sample {results.get("sample_id", "?")} is '
                              f'{h}×{w}, smaller than the crop {ch}×{cw}')
-        top = np.random.randint(h - ch + 1)
-        left = np.random.randint(w - cw + 1)
+        top, left = self.draw(results, h - ch + 1, w - cw + 1)
         for key in present:
             results[key] = np.ascontiguousarray(results[key][top:top + ch, left:left + cw])
         results['img_shape'] = (ch, cw)
@@ -59,7 +78,7 @@ class PairedRandomCrop(BaseTransform):
         return results
 
     def __repr__(self):
-        return f'{self.__class__.__name__}(size={self.size}, keys={self.keys})'
+        return f'{self.__class__.__name__}(size={self.size}, keys={self.keys}, seed={self.seed})'
 
 
 @TRANSFORMS.register_module()
