@@ -73,6 +73,9 @@ class BaseCRDataset(BaseDataset):
     """
 
     DATASET_NAME = 'dataset'
+    #: The dataset names results are recorded under, each with the metric protocol its
+    #: papers used (the leaderboard's official protocol; docs/datasets.md), in display order.
+    OFFICIAL_PROTOCOLS: dict = {}
     LAYOUT = ''
     SPLITS = ('train', 'test')
 

@@ -45,6 +45,7 @@ class CUHKCRDataset(BaseCRDataset):
     """
 
     DATASET_NAME = 'CUHK-CR'
+    OFFICIAL_PROTOCOLS = {'CUHK-CR1': 'cuhk_official', 'CUHK-CR2': 'cuhk_official'}  # §2.8
     LAYOUT = CUHK_LAYOUT
     SPLITS = ('train', 'val', 'test', 'trainval')
 

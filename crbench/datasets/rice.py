@@ -134,6 +134,7 @@ class RICEDataset(BaseCRDataset):
     """
 
     DATASET_NAME = 'RICE'
+    OFFICIAL_PROTOCOLS = {'RICE1': 'cuhk_official', 'RICE2': 'cuhk_official'}  # §3.7
     LAYOUT = RICE_LAYOUT
     SPLITS = ('train', 'val', 'test', 'trainval')
 

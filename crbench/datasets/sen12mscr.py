@@ -211,6 +211,7 @@ class SEN12MSCRDataset(BaseCRDataset):
     """
 
     DATASET_NAME = 'SEN12MS-CR'
+    OFFICIAL_PROTOCOLS = {'SEN12MS-CR': 'sen12mscr_official'}  # §4.8
     LAYOUT = SEN12MSCR_LAYOUT
     SPLITS = ('train', 'val', 'test')
 

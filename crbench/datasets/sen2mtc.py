@@ -162,6 +162,7 @@ class Sen2MTCNewDataset(BaseCRDataset):
     """
 
     DATASET_NAME = 'Sen2_MTC_New'
+    OFFICIAL_PROTOCOLS = {'Sen2_MTC_New': 'sen2mtc_official'}  # §5.7
     LAYOUT = SEN2MTC_LAYOUT
     SPLITS = ('train', 'val', 'test')
 
