@@ -5,6 +5,7 @@ from .geotiff import (LoadGeoTIFFBands, LoadTIFFBands, geotiff_header, read_geot
                       read_hwc_tiff, tiff_header)
 from .loading import ImageReadError, LoadCloudMask, LoadImageBands, read_band_stack, read_png
 from .matlab_resize import matlab_imresize
+from .crop_bands import PairedRandomCrop, RescaleBandsToSymmetric  # noqa: F401
 from .processing import (MatlabResize, PairedRandomFlip, RescaleToSymmetric, SymmetricScaling,
                          scalings_from_pipeline)
 
