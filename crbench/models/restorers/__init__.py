@@ -5,3 +5,5 @@ __all__ = ['BaseRestorer', 'SupervisedRestorer', 'network_input']
 from .gan import GANRestorer, MultiOptimWrapperConstructor  # noqa: E402,F401
 from .cvae import CVAERestorer  # noqa: E402,F401
 __all__ += ['GANRestorer', 'MultiOptimWrapperConstructor', 'CVAERestorer']
+from .ctgan import CTGANRestorer  # noqa: E402,F401
+__all__ += ['CTGANRestorer']
