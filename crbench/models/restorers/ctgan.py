@@ -24,9 +24,6 @@ from crbench.registry import MODELS
 from .gan import GANRestorer, frozen
 from .supervised import restorer_input
 
-_TEACHER_PREFIX = 'mask_teacher.'
-
-
 @MODELS.register_module()
 class CTGANRestorer(GANRestorer):
     """:class:`GANRestorer` with CTGAN's losses (module docstring).
@@ -56,15 +53,17 @@ class CTGANRestorer(GANRestorer):
         self.gan_mode, self.discriminator_weight = gan_mode, float(discriminator_weight)
         self.mask_weight, self.aux_weight = float(mask_weight), float(aux_weight)
         self.pred_bands = int(pred_bands)
-        self.mask_teacher = None if mask_teacher is None else build_mask_teacher(**mask_teacher)
-        self.register_state_dict_post_hook(_drop_teacher_state)
-        self.register_load_state_dict_post_hook(_ignore_missing_teacher_state)
+        self.mask_teacher_cfg = None if mask_teacher is None else dict(mask_teacher)
+        self._teacher = None
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.mask_teacher is not None:
-            self.mask_teacher.eval()  # the teacher's BN statistics stay fixed
-        return self
+    @property
+    def mask_teacher(self):
+        """The frozen teacher, built from its file on first use: only training needs it
+        (testing a converted official generator does not). It is kept out of the module
+        tree, so it is in no checkpoint, optimiser or DDP bucket."""
+        if self._teacher is None and self.mask_teacher_cfg is not None:
+            object.__setattr__(self, '_teacher', build_mask_teacher(**self.mask_teacher_cfg))
+        return self._teacher
 
     # -- generator and discriminator ---------------------------------------------
     def generate(self, inputs):
@@ -91,9 +90,10 @@ class CTGANRestorer(GANRestorer):
         losses = {'loss_gan': self.adversarial_weight * self.adversarial_loss(scores, True)}
         for name, fn in self.losses.items():
             losses[f'loss_{name}'] = self.pixel_weights[name] * fn(fake[:, :bands], real)
-        if self.mask_teacher is not None and self.mask_weight:
+        if self.mask_teacher_cfg is not None and self.mask_weight:
+            teacher = self.mask_teacher.to(x.device)
             with torch.no_grad():
-                targets = [self.mask_teacher(frame)[0]
+                targets = [teacher(frame)[0]
                            for frame in x.split(x.shape[1] // len(maps), dim=1)]
             losses['loss_mask'] = self.mask_weight * sum(
                 F.mse_loss(m[:, 0], t[:, 0]) for m, t in zip(maps, targets))
@@ -145,17 +145,6 @@ def build_mask_teacher(checkpoint: str, **network):
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher
-
-
-def _drop_teacher_state(module, state_dict, prefix, local_metadata):
-    # The teacher is frozen and rebuilt from its own file: checkpoints hold G and D only.
-    for key in [k for k in state_dict if k.startswith(prefix + _TEACHER_PREFIX)]:
-        del state_dict[key]
-
-
-def _ignore_missing_teacher_state(module, incompatible_keys):
-    missing = incompatible_keys.missing_keys
-    missing[:] = [k for k in missing if _TEACHER_PREFIX not in k]
 
 
 __all__: Sequence[str] = ['CTGANRestorer', 'build_mask_teacher']

@@ -86,8 +86,10 @@ def test_losses_are_the_official_terms(tmp_path):
 def test_teacher_is_frozen_and_outside_checkpoints(tmp_path):
     model = build(tmp_path)
     model.train()
+    model.loss(*batch())
     assert not model.mask_teacher.training
     assert all(not p.requires_grad for p in model.mask_teacher.parameters())
+    assert not any(p is q for p in model.parameters() for q in model.mask_teacher.parameters())
     state = model.state_dict()
     assert not any(k.startswith('mask_teacher.') for k in state)
     fresh = build(tmp_path)
@@ -109,8 +111,10 @@ def test_teacher_reads_the_official_file(tmp_path):
 
 
 def test_missing_teacher_names_the_converter(tmp_path):
+    model = build(tmp_path, mask_teacher=dict(checkpoint=str(tmp_path / 'nope.pth')))
+    model.predict(*batch(gt_bands=3))  # inference needs no teacher
     with pytest.raises(FileNotFoundError, match='convert_ctgan.py'):
-        build(tmp_path, mask_teacher=dict(checkpoint=str(tmp_path / 'nope.pth')))
+        model.loss(*batch())
 
 
 def test_prediction_is_rgb_with_cloud_maps(tmp_path):
