@@ -1,5 +1,6 @@
 """What tools/train.py and tools/test.py share: config preparation and checks."""
 import difflib
+import inspect
 import os.path as osp
 from typing import Iterable, Optional
 
@@ -21,10 +22,15 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
 
 
 def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
-    """Refuse ``--cfg-options`` keys that the config does not have.
+    """Refuse ``--cfg-options`` keys that the config or the class they configure lacks.
 
     MMEngine would silently add a misspelt key (``optim_wraper.lr=...``) and
-    train with the default; crbench names the key and the valid alternatives.
+    train with the default, or fail much later (``train_cfg.max_iter=10`` in the
+    loop's constructor after the config dump; ``default_hooks.checkpoint.intervl=1``
+    at the first save). A key that is new inside a typed node (a dict with
+    ``type``) must be a parameter of the registered class's constructor
+    (:func:`constructor_parameters`). Errors name the key and suggest the
+    nearest valid ones.
     """
     for dotted in options or {}:
         node, path = cfg._cfg_dict, []
@@ -34,13 +40,130 @@ def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
             elif isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, dict) and 'type' in node and path:
-                break  # a new argument of a registered class: its constructor will check it
+                # a type replaced by the same overrides decides the arguments
+                type_name = options.get('.'.join(path + ['type']), node.get('type'))
+                _check_new_argument(type_name, path, part, dotted)
+                break
             else:
                 keys = sorted(node.keys()) if isinstance(node, dict) else []
                 where = '.'.join(path) or '<top level>'
                 raise ConfigError(f'unknown config key {dotted!r}: {where!r} has no {part!r}.'
                                   f'{_suggest(part, keys)} Valid keys there: {keys}')
             path.append(part)
+        if path and path[-1] == 'type' and len(path) > 1 and isinstance(node, str):
+            _check_replaced_type(cfg, path[:-1], options[dotted], dotted)
+
+
+def _check_replaced_type(cfg: Config, path: list, type_name, dotted: str) -> None:
+    """``--cfg-options a.b.type=New`` keeps the other keys of ``a.b``: New must take them."""
+    node = cfg._cfg_dict
+    for part in path:
+        node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+    for key in node:
+        if key != 'type':
+            _check_new_argument(type_name, path, key, dotted)
+
+
+# Keys a builder consumes before calling the constructor, per registry name.
+_BUILDER_KEYS = {
+    'hook': {'priority'},
+    'optim_wrapper': {'constructor', 'paramwise_cfg'},
+    'parameter scheduler': {'convert_to_iter_based'},
+}
+
+
+def _override_registries(path: list) -> list:
+    """Registries a typed node at ``path`` (list of keys from the top) is built from."""
+    import mmengine.registry as mm
+    from crbench import registry as cr
+    root, last = str(path[0]), str(path[-1])
+    if root == 'model':
+        return [cr.MODELS, cr.DIFFUSION_SAMPLERS]
+    if root.endswith('_dataloader'):
+        if 'pipeline' in path:
+            return [cr.TRANSFORMS]
+        if last == 'sampler' or last == 'batch_sampler':
+            return [cr.DATA_SAMPLERS]
+        return [cr.DATASETS]
+    if root.endswith('_evaluator'):
+        return [cr.METRICS, mm.EVALUATOR]
+    if root in ('default_hooks', 'custom_hooks'):
+        return [cr.HOOKS]
+    if root == 'optim_wrapper':
+        return [mm.OPTIMIZERS] if last == 'optimizer' else [mm.OPTIM_WRAPPERS]
+    if root == 'param_scheduler':
+        return [mm.PARAM_SCHEDULERS]
+    if root in ('train_cfg', 'val_cfg', 'test_cfg'):
+        return [mm.LOOPS]
+    if root == 'visualizer':
+        return [mm.VISBACKENDS] if 'vis_backends' in path else [cr.VISUALIZERS]
+    if root == 'log_processor':
+        return [mm.LOG_PROCESSORS]
+    return []
+
+
+def _registered_class(type_name, registries):
+    if not isinstance(type_name, str):
+        return type_name if callable(type_name) else None
+    import mmengine.hooks  # noqa: F401  (register MMEngine's hooks, loops, optimizers)
+    import mmengine.optim  # noqa: F401
+    import mmengine.runner  # noqa: F401
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    for registry in registries:
+        obj = registry.get(type_name)
+        if obj is not None:
+            return obj
+    return None
+
+
+def constructor_parameters(obj) -> tuple:
+    """``(names, open_)``: the keyword parameters ``obj(...)`` accepts.
+
+    Follows ``**kwargs`` up the class hierarchy while each constructor passes
+    them on. ``open_`` is True when ``**kwargs`` end somewhere that cannot be
+    read (stored for later use, as MMEngine's ``CheckpointHook`` does); then only
+    names close to a known parameter are treated as misspellings.
+    """
+    import torch
+    functions = [obj] if not isinstance(obj, type) else [
+        klass.__dict__['__init__'] for klass in obj.__mro__
+        if '__init__' in klass.__dict__ and klass not in (object, torch.nn.Module)]
+    names = []
+    for function in functions:
+        try:
+            params = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):
+            return names, True
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name != 'self']
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return names, False
+    # **kwargs reached nn.Module (which refuses unknown names) or were kept for
+    # later use (then they cannot be checked here)
+    return names, not (isinstance(obj, type) and issubclass(obj, torch.nn.Module))
+
+
+def _check_new_argument(type_name, path: list, name: str, dotted: str) -> None:
+    """``name`` is not in the typed node at ``path`` yet: it must be an argument of the
+    constructor of ``type_name``."""
+    registries = _override_registries(path)
+    obj = _registered_class(type_name, registries)
+    if obj is None:
+        return  # not a class crbench can look up (check_registered_types reports unknown types)
+    names, open_ = constructor_parameters(obj)
+    registry_name = registries[0].name if registries else ''
+    known = set(names) | {'type', '_scope_'} | _BUILDER_KEYS.get(registry_name, set())
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.75)
+    if open_ and not close:
+        return  # **kwargs may take it; nothing it could be a misspelling of
+    where = '.'.join(path)
+    type_name = getattr(obj, '__name__', str(type_name))
+    hint = f' Did you mean {close}?' if close else ''
+    raise ConfigError(f'unknown config key {dotted!r}: {type_name} ({where}) takes no argument '
+                      f'{name!r}.{hint} Its arguments: {sorted(set(names))}')
 
 
 def _check_type(cfg_node: dict, registry, where: str, *alternatives, extra=()) -> None:

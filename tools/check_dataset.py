@@ -1,57 +1,15 @@
 #!/usr/bin/env python
 """Check your copy of a dataset against what a config reads, without modifying it.
 
-    python tools/check_dataset.py configs/_base_/datasets/sen12mscr.py
-    python tools/check_dataset.py configs/_base_/datasets/rice1.py --data-root /data/RICE_DATASET
-
-For every split the config's train/val/test dataloaders use, it reports the number
-of samples found against the published count, missing partner files, wrong band
-counts or dtypes and unreadable files. Files are opened read-only; nothing is
-written anywhere. Exit status 0 when every split is usable, 1 otherwise.
-"""
-import argparse
-import json
+Thin wrapper: the command is crbench/commands/check_data.py (also `crbench check-data`)."""
 import os
 import sys
 
+# this checkout's crbench, even when another one is installed in the environment
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='a config file (a dataset base config or a model config)')
-    parser.add_argument('--data-root', help='check this folder instead of the config data_root')
-    parser.add_argument('--deep', action='store_true',
-                        help='decode every image, not only the file headers (slower)')
-    parser.add_argument('--max-samples', type=int, default=None,
-                        help='inspect the files of at most N samples per split')
-    parser.add_argument('--strict-counts', action='store_true',
-                        help='fail when a count differs from the published one')
-    parser.add_argument('--json', action='store_true', help='print the report as JSON')
-    args = parser.parse_args(argv)
-
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from crbench.datasets.check import check_dataset
-    from crbench.setup_env import register_all_modules
-    register_all_modules()
-    if not os.path.isfile(args.config):
-        print(f'error: config {args.config!r} does not exist', file=sys.stderr)
-        return 2
-    console = Console(stderr=args.json)
-    with Progress(transient=True, console=console) as progress:
-        task = progress.add_task('checking files', total=None)
-        report = check_dataset(args.config, deep=args.deep, max_samples=args.max_samples,
-                               strict_counts=args.strict_counts, data_root=args.data_root,
-                               progress=lambda: progress.advance(task))
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        report.render(console)
-    return report.exit_status
-
+from crbench.commands.check_data import *  # noqa: E402,F401,F403
+from crbench.commands.check_data import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -1,115 +1,15 @@
+#!/usr/bin/env python
 """Regenerate the leaderboard from reported numbers and run files.
 
-    python tools/leaderboard.py [--results-dir leaderboard/results]
-        [--reported leaderboard/reported.csv] [--out-dir leaderboard]
-        [--efficiency-dir leaderboard/efficiency] [--select latest|best]
-        [--show-synthetic] [--no-html] [--no-plots]
-
-Writes <out-dir>/README.md, <out-dir>/leaderboard.csv, <out-dir>/index.html and
-the figures <out-dir>/plots/*.png (metric bars per dataset, PSNR against MACs).
-The efficiency table puts the papers' numbers (reported_efficiency.csv) beside
-the measurements of tools/benchmark.py (efficiency/*.json).
-Outputs carry no timestamp: running twice on the same inputs changes nothing
-(PNGs included, with the same matplotlib and fonts).
-
---select decides which run represents a model x dataset x split x protocol
-group when there are several: `latest` (most recent `date`) or `best` (best
-primary metric: PSNR if the run has it). A row never mixes runs.
-Synthetic runs (`synthetic: true`) are never in the dataset tables; with
---show-synthetic they are listed in a separate last section.
-"""
-from __future__ import annotations
-
-import argparse
+Thin wrapper: the command is crbench/commands/leaderboard.py (also `crbench leaderboard`)."""
+import os
 import sys
-import warnings
-from pathlib import Path
 
 # this checkout's crbench, even when another one is installed in the environment
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from crbench.leaderboard import LeaderboardError, write_leaderboard  # noqa: E402
-from crbench.leaderboard.collect import DATASETS, dataset_rank  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--results-dir', default='leaderboard/results',
-                   help='folder of run JSON files written by tools/test.py')
-    p.add_argument('--reported', default='leaderboard/reported.csv',
-                   help='numbers transcribed from the papers')
-    p.add_argument('--efficiency', default=None,
-                   help='reported parameter counts / MACs (default: reported_efficiency.csv '
-                        'next to --reported, skipped if absent)')
-    p.add_argument('--efficiency-dir', default=None,
-                   help='folder of tools/benchmark.py JSON files (default: efficiency/ next '
-                        'to --reported, skipped if absent)')
-    p.add_argument('--out-dir', default='leaderboard', help='where README.md etc. are written')
-    p.add_argument('--select', choices=('latest', 'best'), default='latest',
-                   help='which run represents a group of runs (default: latest)')
-    p.add_argument('--show-synthetic', action='store_true',
-                   help='list synthetic runs in a separate last section')
-    p.add_argument('--html', action=argparse.BooleanOptionalAction, default=True,
-                   help='also write index.html (default: on)')
-    p.add_argument('--plots', action=argparse.BooleanOptionalAction, default=True,
-                   help='also write plots/*.png and link them (default: on)')
-    return p.parse_args(argv)
-
-
-def print_summary(result: dict, console) -> None:
-    from rich.table import Table
-
-    tidy = result['tidy']
-    table = Table(title='crbench leaderboard')
-    for col in ('Dataset', 'Reported numbers', 'Models reported', 'Reproduced (runs)',
-                'Synthetic (runs)'):
-        table.add_column(col)
-    datasets = sorted(set(DATASETS) | set(tidy.dataset), key=dataset_rank)
-    for ds in datasets:
-        d = tidy[tidy.dataset == ds]
-        rep = d[d.kind == 'reported']
-        real = [r for r in result['selected'] if r['dataset'] == ds and not r['synthetic']]
-        syn = [r for r in result['runs'] if r['dataset'] == ds and r['synthetic']]
-        table.add_row(
-            ds, str(len(rep)), str(rep.model.nunique()),
-            ', '.join(f"{r['model']} ({r['n_runs']})" for r in real) or '—',
-            str(len(syn)) if syn else '—')
-    console.print(table)
-    if result.get('measured'):
-        console.print(f"{len(result['measured'])} efficiency measurement(s) "
-                      '(tools/benchmark.py) in the efficiency table.')
-    for path, reason in result['skipped']:
-        console.print(f'[yellow]skipped {path}: {reason}[/yellow]', highlight=False,
-                      soft_wrap=True)
-    if result['n_synthetic']:
-        console.print(f"{result['n_synthetic']} synthetic run(s) "
-                      + ('listed in the synthetic section.' if result.get('show_synthetic')
-                         else 'hidden (use --show-synthetic).'))
-    for path in result['written'].values():
-        console.print(f'wrote {path}', highlight=False, soft_wrap=True)
-
-
-def main(argv=None) -> int:
-    from rich.console import Console
-
-    args = parse_args(argv)
-    console = Console()
-    efficiency = args.efficiency if args.efficiency is not None else 'auto'
-    efficiency_dir = args.efficiency_dir if args.efficiency_dir is not None else 'auto'
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # skipped files are printed below
-            result = write_leaderboard(args.results_dir, args.reported, args.out_dir,
-                                       select=args.select, show_synthetic=args.show_synthetic,
-                                       html=args.html, efficiency=efficiency,
-                                       efficiency_dir=efficiency_dir, plots=args.plots)
-    except LeaderboardError as e:
-        Console(stderr=True).print(f'[red]error:[/red] {e}', highlight=False, soft_wrap=True)
-        return 2
-    result['show_synthetic'] = args.show_synthetic
-    print_summary(result, console)
-    return 0
-
+from crbench.commands.leaderboard import *  # noqa: E402,F401,F403
+from crbench.commands.leaderboard import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

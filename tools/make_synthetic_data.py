@@ -1,52 +1,15 @@
 #!/usr/bin/env python
 """Write a small synthetic dataset in a real dataset's on-disk layout.
 
-    python tools/make_synthetic_data.py --dataset cuhk_cr2 --out data/synthetic
-
-The root gets a CRBENCH_SYNTHETIC.json marker: every result computed on it is
-recorded as synthetic and kept apart from real results on the leaderboard.
-"""
-import argparse
+Thin wrapper: the command is crbench/commands/synthetic.py (also `crbench synthetic`)."""
 import os
 import sys
 
+# this checkout's crbench, even when another one is installed in the environment
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rich.progress import Progress  # noqa: E402
-
-
-def writers():
-    from crbench.datasets import synthetic
-    table = {
-        'cuhk_cr1': lambda out, counts, size, seed, tick: synthetic.write_cuhk(
-            out, 'CUHK-CR1', counts, size, seed, tick),
-        'cuhk_cr2': lambda out, counts, size, seed, tick: synthetic.write_cuhk(
-            out, 'CUHK-CR2', counts, size, seed, tick),
-    }
-    table.update(getattr(synthetic, 'EXTRA_WRITERS', {}))
-    return table
-
-
-def main(argv=None) -> int:
-    table = writers()
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--dataset', required=True, choices=sorted(table))
-    parser.add_argument('--out', required=True, help='output folder (created)')
-    parser.add_argument('--train', type=int, default=8, help='training samples')
-    parser.add_argument('--test', type=int, default=4, help='test samples')
-    parser.add_argument('--size', type=int, default=None,
-                        help='image size on disk (default: the real size of the dataset)')
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args(argv)
-    counts = {'train': args.train, 'test': args.test}
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f'writing synthetic {args.dataset}', total=sum(counts.values()))
-        root = table[args.dataset](args.out, counts, args.size, args.seed,
-                                   lambda: progress.advance(task))
-    print(f'synthetic {args.dataset} written to {root}')
-    return 0
-
+from crbench.commands.synthetic import *  # noqa: E402,F401,F403
+from crbench.commands.synthetic import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

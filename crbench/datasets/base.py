@@ -73,6 +73,9 @@ class BaseCRDataset(BaseDataset):
     """
 
     DATASET_NAME = 'dataset'
+    #: The dataset names results are recorded under, each with the metric protocol its
+    #: papers used (the leaderboard's official protocol; docs/datasets.md), in display order.
+    OFFICIAL_PROTOCOLS: dict = {}
     LAYOUT = ''
     SPLITS = ('train', 'test')
 
@@ -101,6 +104,23 @@ class BaseCRDataset(BaseDataset):
     @property
     def synthetic(self) -> bool:
         return self.synthetic_record is not None
+
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        """Check one split of a user's copy and fill ``report``; never writes anything.
+
+        ``cfg`` is the dataset config without its pipeline (``data_root``,
+        ``split``, ...); ``report`` is a :class:`crbench.datasets.check.SplitReport`
+        whose ``dataset``, ``found``, ``published``, ``errors``, ``warnings`` and
+        ``files_checked`` the dataset sets, reusing its own scan of the layout.
+        ``deep`` decodes every pixel; ``max_samples`` limits the inspected files
+        (counting and pairing always cover all); ``progress()`` is called per file.
+        ``tools/check_dataset.py`` calls it for every split a config uses.
+        """
+        report.errors.append(f'{cls.__name__} does not implement check_split, so its files '
+                             'cannot be checked; build the dataset instead to see whether '
+                             'it loads')
 
     def layout_error(self, problem: str):
         raise DatasetLayoutError(

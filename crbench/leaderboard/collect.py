@@ -22,77 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-# ---------------------------------------------------------------------------
-# Vocabulary shared by collect and render.
-# ---------------------------------------------------------------------------
-
-#: Dataset names in display order.
-DATASETS = ('CUHK-CR1', 'CUHK-CR2', 'RICE1', 'RICE2', 'SEN12MS-CR', 'Sen2_MTC_New')
-
-#: The metric protocol each paper used on each dataset (docs/datasets.md 2.8, 3.7, 4.8, 5.7).
-OFFICIAL_PROTOCOL = {
-    'CUHK-CR1': 'cuhk_official',
-    'CUHK-CR2': 'cuhk_official',
-    'RICE1': 'cuhk_official',
-    'RICE2': 'cuhk_official',
-    'SEN12MS-CR': 'sen12mscr_official',
-    'Sen2_MTC_New': 'sen2mtc_official',
-}
-
-PROTOCOLS = ('cuhk_official', 'sen12mscr_official', 'sen2mtc_official', 'standard')
-
-#: +1: higher is better, -1: lower is better. Also fixes the column order.
-METRIC_DIRECTION = {
-    'PSNR': 1,
-    'SSIM': 1,
-    'LPIPS': -1,
-    'RMSE': -1,
-    'MAE': -1,
-    'SAM': -1,
-    'FID': -1,
-    'IS': 1,
-}
-
-#: Decimals used to print a computed (reproduced or delta) value.
-METRIC_DECIMALS = {'PSNR': 3, 'SSIM': 4, 'LPIPS': 4, 'RMSE': 4, 'MAE': 4,
-                   'SAM': 3, 'FID': 2, 'IS': 3}
-
-#: Canonical model key -> display name, in leaderboard order. Models of crbench
-#: first, then the other methods the papers' tables list.
-MODEL_DISPLAY = {
-    'spagan': 'SpA-GAN',
-    'amgan_cr': 'AMGAN-CR',
-    'cvae': 'CVAE',
-    'memorynet': 'MemoryNet',
-    'msda_cr': 'MSDA-CR',
-    'de': 'DE (DE-MemoryNet / DE-MSDA)',
-    'de_memorynet': 'DE-MemoryNet',
-    'de_msda': 'DE-MSDA',
-    'emrdm': 'EMRDM',
-    'mcgan': 'McGAN',
-    'sar_opt_cgan': 'SAR-Opt-cGAN',
-    'sar2opt': 'SAR2OPT',
-    'simulation_fusion_gan': 'Simulation-Fusion GAN',
-    'pix2pix': 'Pix2Pix',
-    'ae': 'AE',
-    'stnet': 'STNet',
-    'dsen2_cr': 'DSen2-CR',
-    'glf_cr': 'GLF-CR',
-    'stgan': 'STGAN',
-    'ctgan': 'CTGAN',
-    'sen12ms_cr_ts_net': 'SEN12MS-CR-TS Net',
-    'pmaa': 'PMAA',
-    'uncrtaints_l2': 'UnCRtainTS L2',
-    'uncrtaints': 'UnCRtainTS',
-    'aca_net': 'ACA-Net',
-    'ddpm_cr': 'DDPM-CR',
-    'diffcr': 'DiffCR',
-}
-
-#: Models crbench implements. Each gets a row on every dataset table, showing a
-#: visible gap when nothing was reproduced.
-CRBENCH_MODELS = ('spagan', 'amgan_cr', 'cvae', 'memorynet', 'msda_cr',
-                  'de_memorynet', 'de_msda', 'emrdm')
+from . import vocabulary
 
 REPORTED_COLUMNS = ('model', 'dataset', 'metric', 'value', 'source', 'table', 'protocol', 'note')
 EFFICIENCY_COLUMNS = ('model', 'params_M', 'macs_G', 'source', 'table')
@@ -100,6 +30,8 @@ EFFICIENCY_OPTIONAL = ('dataset', 'complexity_G', 'memory_MB', 'speed_FPS', 'sam
                        'note')
 RUN_REQUIRED = ('model', 'dataset', 'protocol', 'metrics', 'synthetic')
 RUN_SCHEMA_VERSION = 1
+#: Versions read (later ones add optional fields: metrics_ci95, provenance, incomplete).
+RUN_SCHEMA_VERSIONS = (1, 2)
 
 _KEY_RE = re.compile(r'^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$')
 _NUMBER_RE = re.compile(r'^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$')
@@ -121,23 +53,69 @@ class LeaderboardWarning(UserWarning):
     """A run file was skipped."""
 
 
+def default_leaderboard_dir() -> Path:
+    """The checkout's ``leaderboard/``, else the copy of its inputs shipped in the
+    package (``crbench/leaderboard_data``: reported.csv, reported_efficiency.csv,
+    metafile.yml, efficiency/)."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package.parent / 'leaderboard', package / 'leaderboard_data'):
+        if (folder / 'reported.csv').is_file():
+            return folder
+    return package.parent / 'leaderboard'
+
+
 def model_display(model: str, fallback: str | None = None) -> str:
-    """Display name of a model key (the run's own display name for unknown keys)."""
-    return MODEL_DISPLAY.get(model) or fallback or model
+    """Display name of a model key (from the model index; the run's own display
+    name, then the key, for models the index does not know)."""
+    return vocabulary.current().model_display(model, fallback)
 
 
 def model_rank(model: str) -> tuple:
-    keys = list(MODEL_DISPLAY)
-    return (keys.index(model), '') if model in keys else (len(keys), model)
+    return vocabulary.current().model_rank(model)
 
 
 def dataset_rank(dataset: str) -> tuple:
-    return (DATASETS.index(dataset), '') if dataset in DATASETS else (len(DATASETS), dataset)
+    return vocabulary.current().dataset_rank(dataset)
 
 
 def metric_rank(metric: str) -> tuple:
-    keys = list(METRIC_DIRECTION)
-    return (keys.index(metric), '') if metric in keys else (len(keys), metric)
+    return vocabulary.current().metric_rank(metric)
+
+
+def known_datasets() -> list:
+    """Registered dataset names, in display order."""
+    return list(vocabulary.current().datasets)
+
+
+def implemented_models() -> list:
+    """Model keys with a config in the model index (each gets a row on every table)."""
+    return vocabulary.current().implemented_models()
+
+
+def official_protocol(dataset: str) -> str | None:
+    return vocabulary.current().datasets.get(dataset)
+
+
+def metric_direction(metric: str) -> int | None:
+    """+1: higher is better, -1: lower is better, None: no protocol defines the metric."""
+    return vocabulary.current().metrics.get(metric)
+
+
+def unknown_labels(model: str, dataset: str, protocol: str, metrics=()) -> list[str]:
+    """Labels for names the registries and the model index do not know; such rows
+    are shown, labelled, rather than dropped."""
+    voc = vocabulary.current()
+    labels = []
+    if not voc.known_model(model):
+        labels.append(f'model {model!r} is not in the model index (no metafile.yml names it)')
+    if dataset not in voc.datasets:
+        labels.append(f'dataset {dataset!r} is not registered')
+    if protocol not in voc.protocols:
+        labels.append(f'protocol {protocol!r} is not registered')
+    unknown = [m for m in metrics if m not in voc.metrics and not m.startswith('raw_')]
+    if unknown:
+        labels.append(f'metric(s) {", ".join(unknown)} defined by no protocol')
+    return labels
 
 
 def is_refused_metric(key: str) -> bool:
@@ -210,13 +188,13 @@ def load_reported(path) -> pd.DataFrame:
         problems = []
         if not _KEY_RE.match(row['model']):
             problems.append(f'model {row["model"]!r} is not a lower_snake_case key')
-        if row['dataset'] not in DATASETS:
-            problems.append(f'dataset {row["dataset"]!r} not one of {", ".join(DATASETS)}')
+        if not row['dataset']:
+            problems.append('empty dataset')
         if is_refused_metric(row['metric']):
             problems.append(f'metric {row["metric"]!r} is refused (random-backbone metrics are '
                             f'for tests only)')
-        elif row['metric'] not in METRIC_DIRECTION:
-            problems.append(f'metric {row["metric"]!r} not one of {", ".join(METRIC_DIRECTION)}')
+        elif not row['metric']:
+            problems.append('empty metric')
         value = None
         if not _NUMBER_RE.match(row['value']):
             problems.append(f'value {row["value"]!r} is not a plain number')
@@ -228,8 +206,8 @@ def load_reported(path) -> pd.DataFrame:
             problems.append('empty source')
         if not row['table']:
             problems.append('empty table')
-        if row['protocol'] not in PROTOCOLS:
-            problems.append(f'protocol {row["protocol"]!r} not one of {", ".join(PROTOCOLS)}')
+        if not row['protocol']:
+            problems.append('empty protocol')
         key = (row['model'], row['dataset'], row['metric'], row['source'], row['table'],
                row['protocol'])
         if key in seen:
@@ -352,8 +330,9 @@ def _validate_run(data, name: str) -> str | None:
     if not isinstance(data, dict):
         return f'top level is {type(data).__name__}, expected an object'
     version = data.get('schema_version', RUN_SCHEMA_VERSION)
-    if version != RUN_SCHEMA_VERSION:
-        return f'schema_version {version!r} is not supported (expected {RUN_SCHEMA_VERSION})'
+    if version not in RUN_SCHEMA_VERSIONS:
+        return (f'schema_version {version!r} is not supported (expected one of '
+                f'{list(RUN_SCHEMA_VERSIONS)})')
     missing = [k for k in RUN_REQUIRED if k not in data]
     if missing:
         return f'missing keys {missing}'
@@ -372,7 +351,30 @@ def _validate_run(data, name: str) -> str | None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f'metric {key!r} has non-numeric value {value!r}'
+    ci = data.get('metrics_ci95')
+    if ci is not None:
+        if not isinstance(ci, dict):
+            return "'metrics_ci95' must be an object {metric: [low, high]}"
+        for key, bounds in ci.items():
+            if bounds is None:
+                continue
+            if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
+                    or not all(_is_number(b) for b in bounds)):
+                return f'metrics_ci95[{key!r}] must be [low, high], got {bounds!r}'
+    if data.get('provenance') is not None and not isinstance(data['provenance'], dict):
+        return "'provenance' must be an object"
+    if not isinstance(data.get('incomplete', False), bool):
+        return "'incomplete' must be true or false"
     return None
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def is_variant(run: dict) -> bool:
+    """The run's model or schedule differ from the repository config (``provenance.variant``)."""
+    return bool((run.get('provenance') or {}).get('variant'))
 
 
 def _parse_date(value) -> datetime:
@@ -418,6 +420,11 @@ def load_runs(results_dir) -> tuple[list[dict], list[tuple[str, str]]]:
         run['unavailable_metrics'] = sorted(set(run.get('unavailable_metrics') or [])
                                             | {k for k in data['metrics']
                                                if k not in run['metrics']})
+        run['metrics_ci95'] = {k: (float(v[0]), float(v[1]))
+                               for k, v in (data.get('metrics_ci95') or {}).items()
+                               if v is not None and k in run['metrics']}
+        run['variant'] = is_variant(data)
+        run['incomplete'] = bool(data.get('incomplete', False))
         run['result_file'] = path.name
         run.setdefault('split', 'test')
         run.setdefault('run_id', path.stem)
@@ -426,15 +433,16 @@ def load_runs(results_dir) -> tuple[list[dict], list[tuple[str, str]]]:
 
 
 def primary_metric(metrics: dict) -> str | None:
-    """The metric that decides ``--select best``: PSNR, else the first known one."""
-    for m in METRIC_DIRECTION:
+    """The metric that decides ``--select best``: the first of the metric order
+    (:mod:`.vocabulary`: PSNR first) that the run has."""
+    for m in vocabulary.current().metrics:
         if m in metrics:
             return m
     return None
 
 
 def select_runs(runs: list[dict], select: str = 'latest') -> list[dict]:
-    """One run per (model, dataset, split, protocol, synthetic) group.
+    """One run per (model, dataset, split, protocol, synthetic, variant, incomplete) group.
 
     ``latest``: the most recent ``date`` (ties: larger ``run_id``, then file name).
     ``best``: the best value of the primary metric (PSNR if present, else the
@@ -447,7 +455,7 @@ def select_runs(runs: list[dict], select: str = 'latest') -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for run in runs:
         key = (run['model'], run['dataset'], run.get('split', 'test'), run['protocol'],
-               bool(run['synthetic']))
+               bool(run['synthetic']), bool(run.get('variant')), bool(run.get('incomplete')))
         groups.setdefault(key, []).append(run)
 
     def recency(r):
@@ -464,7 +472,7 @@ def select_runs(runs: list[dict], select: str = 'latest') -> list[dict]:
 
             def score(r):
                 v = r['metrics'].get(metric)
-                return (v * METRIC_DIRECTION[metric]) if v is not None else -math.inf
+                return (v * metric_direction(metric)) if v is not None else -math.inf
 
             best = max(scored, key=lambda r: (score(r), recency(r)))
         chosen.append(dict(best, n_runs=len(members), selection=select))
@@ -479,7 +487,8 @@ TIDY_COLUMNS = (
     'dataset', 'model', 'model_display', 'kind', 'metric', 'higher_is_better', 'value',
     'protocol', 'source', 'table', 'reference_source', 'reference_table', 'synthetic',
     'split', 'n_runs', 'selection', 'run_id', 'config', 'checkpoint', 'checkpoint_sha256',
-    'crbench_version', 'git_commit', 'device', 'date', 'n_images', 'result_file', 'note')
+    'crbench_version', 'git_commit', 'device', 'date', 'n_images', 'result_file', 'note',
+    'ci95_low', 'ci95_high', 'variant', 'incomplete', 'cfg_options')
 
 KIND_ORDER = {'reported': 0, 'reproduced': 1, 'delta': 2}
 CRBENCH_SOURCE = 'crbench (this repository)'
@@ -491,6 +500,16 @@ def _fmt_float(x: float) -> str:
     return '0' if text == '-0' else text
 
 
+def _options_text(options) -> str:
+    """``--cfg-options`` of a run as ``key=value`` pairs (sorted: deterministic)."""
+    if not options:
+        return ''
+    if isinstance(options, dict):
+        return ' '.join(f'{k}={json.dumps(v) if not isinstance(v, str) else v}'
+                        for k, v in sorted(options.items()))
+    return str(options)
+
+
 def build_tidy(reported: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     """Tidy table of reported numbers, selected runs and their deltas.
 
@@ -500,10 +519,12 @@ def build_tidy(reported: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     """
     rows = []
     for r in reported.itertuples(index=False):
+        note = '; '.join(unknown_labels(r.model, r.dataset, r.protocol, [r.metric])
+                         + ([r.note] if r.note else []))
         rows.append(dict(
             dataset=r.dataset, model=r.model, model_display=model_display(r.model),
             kind='reported', metric=r.metric, value=r.value_text, protocol=r.protocol,
-            source=r.source, table=r.table, synthetic=False, note=r.note))
+            source=r.source, table=r.table, synthetic=False, note=note))
     for run in runs:
         prov = dict(
             dataset=run['dataset'], model=run['model'],
@@ -517,15 +538,24 @@ def build_tidy(reported: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
             git_commit=str(run.get('git_commit', '')), device=str(run.get('device', '')),
             date=str(run.get('date', '')),
             n_images='' if run.get('n_images') is None else str(run.get('n_images')),
-            result_file=run['result_file'])
+            result_file=run['result_file'], variant=bool(run.get('variant')),
+            incomplete=bool(run.get('incomplete')),
+            cfg_options=_options_text((run.get('provenance') or {}).get('cfg_options')))
         unavailable = run.get('unavailable_metrics') or []
-        note = f'unavailable: {", ".join(unavailable)}' if unavailable else ''
+        notes = unknown_labels(run['model'], run['dataset'], run['protocol'], run['metrics'])
+        if unavailable:
+            notes.append(f'unavailable: {", ".join(unavailable)}')
+        note = '; '.join(notes)
+        ci95 = run.get('metrics_ci95') or {}
         for metric in sorted(run['metrics'], key=metric_rank):
+            low, high = ci95.get(metric, (None, None))
             rows.append(dict(prov, kind='reproduced', metric=metric,
                              value=_fmt_float(run['metrics'][metric]),
+                             ci95_low='' if low is None else _fmt_float(low),
+                             ci95_high='' if high is None else _fmt_float(high),
                              source=CRBENCH_SOURCE, table='', note=note))
-        if run['synthetic'] or prov['split'] != 'test':
-            continue
+        if run['synthetic'] or prov['split'] != 'test' or prov['variant'] or prov['incomplete']:
+            continue  # a delta compares the paper's config on the whole test set only
         match = reported[(reported.model == run['model']) & (reported.dataset == run['dataset'])
                          & (reported.protocol == run['protocol'])]
         for r in match.itertuples(index=False):
@@ -538,8 +568,11 @@ def build_tidy(reported: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
                              note=f'reproduced - reported ({r.value_text})'))
     df = pd.DataFrame.from_records(rows, columns=list(TIDY_COLUMNS))
     df['higher_is_better'] = df['metric'].map(
-        lambda m: {1: 'true', -1: 'false'}.get(METRIC_DIRECTION.get(m), ''))
-    df['synthetic'] = df['synthetic'].map(lambda s: 'true' if s else 'false')
+        lambda m: {1: 'true', -1: 'false'}.get(metric_direction(m), ''))
+    for flag in ('synthetic', 'variant', 'incomplete'):
+        df[flag] = df[flag].map(
+            lambda s: '' if s is None or (isinstance(s, float) and math.isnan(s))
+            else 'true' if s else 'false')
     for col in TIDY_COLUMNS:
         if col != 'n_runs':
             df[col] = [('' if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))

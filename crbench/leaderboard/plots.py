@@ -20,13 +20,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from .collect import (DATASETS, METRIC_DIRECTION, OFFICIAL_PROTOCOL, dataset_rank,
-                      model_display, model_rank)
+from . import vocabulary
+from .collect import (dataset_rank, known_datasets, metric_direction, model_display, model_rank,
+                      official_protocol)
 
-#: Efficiency rows that stand for several datasets or models.
-EFFICIENCY_DATASETS = {'CUHK-CR': ('CUHK-CR1', 'CUHK-CR2')}
-#: DE-MemoryNet and DE-MSDA share identical Params and MACs (EMRDM App. C.2).
-EFFICIENCY_MODEL_ALIASES = {'de_memorynet': 'de', 'de_msda': 'de'}
+
+def efficiency_datasets(name: str) -> tuple:
+    """The datasets an efficiency row stands for: itself, or the registered datasets
+    of its family (``CUHK-CR`` -> ``CUHK-CR1``, ``CUHK-CR2``)."""
+    known = known_datasets()
+    if name in known:
+        return (name, )
+    return tuple(d for d in known if d.startswith(name)) or (name, )
+
+
+def efficiency_model(model: str) -> str:
+    """The model whose efficiency row stands for ``model`` (the metafile's
+    ``Efficiency Key``: DE-MemoryNet and DE-MSDA share DE's, EMRDM App. C.2)."""
+    index = vocabulary.current().index
+    collection = index.get(model) if index is not None else None
+    return (collection.efficiency_key if collection else '') or model
 
 KIND_COLOR = {'reported': '#5b7fa6', 'reproduced': '#e08a2c'}
 #: (PSNR kind, MACs kind) -> marker, legend label
@@ -80,7 +93,7 @@ def metric_values(tidy: pd.DataFrame) -> pd.DataFrame:
     rows = []
     real = tidy[(tidy.synthetic == 'false') & tidy.kind.isin(['reported', 'reproduced'])]
     for r in real.itertuples(index=False):
-        if r.protocol != OFFICIAL_PROTOCOL.get(r.dataset) or r.metric not in METRIC_DIRECTION:
+        if r.protocol != official_protocol(r.dataset) or metric_direction(r.metric) is None:
             continue
         if r.kind == 'reproduced' and r.split not in ('', 'test'):
             continue
@@ -99,7 +112,7 @@ def _reported_macs(eff: pd.DataFrame | None) -> dict:
     for r in eff.itertuples(index=False):
         if not r.macs_G or not r.dataset:
             continue
-        for ds in EFFICIENCY_DATASETS.get(r.dataset, (r.dataset,)):
+        for ds in efficiency_datasets(r.dataset):
             out.setdefault((ds, r.model), float(r.macs_G))
     return out
 
@@ -123,8 +136,8 @@ def scatter_points(tidy: pd.DataFrame, eff: pd.DataFrame | None,
     for r in psnr.itertuples(index=False):
         for macs_kind, table in (('reported', rep), ('measured', mea)):
             keys = [(r.dataset, r.model)]
-            if macs_kind == 'reported' and r.model in EFFICIENCY_MODEL_ALIASES:
-                keys.append((r.dataset, EFFICIENCY_MODEL_ALIASES[r.model]))
+            if macs_kind == 'reported' and efficiency_model(r.model) != r.model:
+                keys.append((r.dataset, efficiency_model(r.model)))
             macs = next((table[k] for k in keys if k in table), None)
             if macs is not None and macs > 0:
                 rows.append(dict(dataset=r.dataset, model=r.model, psnr_kind=r.kind,
@@ -149,7 +162,8 @@ def plot_metric_bars(vals: pd.DataFrame, dataset: str, path: Path) -> None:
 
 def _plot_metric_bars(vals: pd.DataFrame, dataset: str, path: Path) -> None:
     d = vals[vals.dataset == dataset]
-    metrics = sorted(d.metric.unique(), key=lambda m: list(METRIC_DIRECTION).index(m))
+    order = list(vocabulary.current().metrics)
+    metrics = sorted(d.metric.unique(), key=order.index)
     models = sorted(d.model.unique(), key=model_rank)
     n = len(models)
     fig = _figure(figsize=(2.6 * len(metrics) + 1.8, 0.32 * n + 1.3))
@@ -164,7 +178,7 @@ def _plot_metric_bars(vals: pd.DataFrame, dataset: str, path: Path) -> None:
                   if m in dk.index]
             xs = [dk[m] for m in models if m in dk.index]
             ax.barh(ys, xs, height=height * 0.95, color=KIND_COLOR[kind], label=kind)
-        arrow = {1: '↑', -1: '↓'}[METRIC_DIRECTION[metric]]
+        arrow = {1: '↑', -1: '↓'}[metric_direction(metric)]
         ax.set_title(f'{metric} {arrow}')
         ax.grid(axis='x', color='#dddddd', linewidth=0.5)
         ax.set_axisbelow(True)
@@ -178,7 +192,7 @@ def _plot_metric_bars(vals: pd.DataFrame, dataset: str, path: Path) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc='lower center', ncol=len(kinds), frameon=False,
                bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle(f'{dataset}: official protocol ({OFFICIAL_PROTOCOL.get(dataset, "")})',
+    fig.suptitle(f'{dataset}: official protocol ({official_protocol(dataset) or ""})',
                  fontsize=9)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     _save(fig, path)
@@ -243,7 +257,7 @@ def write_plots(tidy: pd.DataFrame, eff: pd.DataFrame | None, measured: list[dic
     out_dir = Path(out_dir)
     written = []
     vals = metric_values(tidy)
-    for ds in sorted(set(DATASETS) | set(vals.dataset), key=dataset_rank):
+    for ds in sorted(set(known_datasets()) | set(vals.dataset), key=dataset_rank):
         if not (vals.dataset == ds).any():
             continue
         name = f'{slug(ds)}_metrics.png'

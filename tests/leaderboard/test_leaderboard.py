@@ -265,10 +265,80 @@ def test_bad_reported_rows_named_with_line_numbers(tmp_path):
         load_reported(path)
     msg = str(e.value)
     assert str(path) in msg
-    for line, what in ((3, 'lower_snake_case'), (4, 'CUHK-CR9'), (5, "'abc'"),
+    for line, what in ((3, 'lower_snake_case'), (5, "'abc'"),
                        (6, 'refused'), (7, 'duplicate of line 2')):
         assert re.search(rf'line {line}: [^\n]*{re.escape(what)}', msg), (line, msg)
     assert 'line 2:' not in msg
+    assert 'line 4:' not in msg  # an unknown dataset is shown, labelled (next test)
+
+
+def test_unknown_names_shown_labelled(tmp_path):
+    """reported.csv rows and run files with names no registry or metafile knows still show."""
+    path = small_reported(tmp_path, (
+        'memorynet,CUHK-CR9,SSIM,0.6,src,Table VI,cuhk_official,\n'
+        'othernet,CUHK-CR2,PSNR,24.0,src,Table VI,my_protocol,\n'
+        'memorynet,CUHK-CR2,FID,3.5,src,Table VI,cuhk_official,\n'))
+    results = write_runs(tmp_path / 'results', u=make_run('mynet', 'Mars-CR', run_id='u',
+                                                          model_display='My Net'))
+    write_leaderboard(results, path, tmp_path / 'out', efficiency=None, efficiency_dir=None)
+    sections = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))
+    row = sections['CUHK-CR9'][0]
+    assert row['Model'] == 'MemoryNet' and "dataset 'CUHK-CR9' is not registered" in row['Notes']
+    other = [r for r in sections['CUHK-CR2'] if r['Model'] == 'othernet'][0]
+    assert "model 'othernet' is not in the model index" in other['Notes']
+    assert "protocol 'my_protocol' is not registered" in other['Notes']
+    fid = [r for r in sections['CUHK-CR2'] if r['Model'] == 'MemoryNet'][0]
+    assert 'FID defined by no protocol' in fid['Notes'] and fid['FID'] == '3.5'
+    mars = sections['Mars-CR'][0]
+    assert mars['Model'] == 'My Net' and mars['Row'] == 'reproduced'
+    assert "model 'mynet' is not in the model index" in mars['Notes']
+    assert "dataset 'Mars-CR' is not registered" in mars['Notes']
+
+
+def test_ci_variant_incomplete_shown(tmp_path):
+    """metrics_ci95 next to each mean; variants and incomplete runs labelled, never the
+    paper config (no bold, no delta); old JSONs without the fields still render."""
+    prov = {'cfg_options': {'train_cfg.max_iters': 2}, 'variant': True}
+    results = write_runs(
+        tmp_path / 'results',
+        old=make_run(run_id='old', metrics={'PSNR': 30.0, 'SSIM': 0.9, 'RMSE': 0.01}),
+        ci=make_run(run_id='ci', schema_version=2, model='msda_cr', metrics={'PSNR': 25.0},
+                    metrics_ci95={'PSNR': [24.5, 25.5]}),
+        var=make_run(run_id='var', schema_version=2, model='cvae', provenance=prov,
+                     metrics={'PSNR': 40.0}, metrics_ci95={'PSNR': [39.0, 41.0]}),
+        inc=make_run(run_id='inc', schema_version=2, model='spagan', incomplete=True,
+                     metrics={'PSNR': 41.0}))
+    res = write_leaderboard(results, REPORTED, tmp_path / 'out')
+    rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['CUHK-CR2']
+    by = {(r['Model'], r['Row']): r for r in rows}
+    assert by[('MSDA-CR', 'reproduced')]['PSNR ↑'] == '25.000 [24.500, 25.500]'
+    # old JSON without the new fields: no CI; the best paper-config value (bold), although
+    # the variant (40) and the incomplete run (41) are higher
+    assert by[('MemoryNet', 'reproduced')]['PSNR ↑'] == '**30.000**'
+    var = by[('CVAE', 'reproduced (variant)')]
+    assert var['PSNR ↑'] == '40.000 [39.000, 41.000]'  # not bold although the highest
+    assert 'variant, not the paper config: train_cfg.max_iters=2' in var['Notes']
+    inc = by[('SpA-GAN', 'reproduced (incomplete)')]
+    assert inc['PSNR ↑'] == '41.000' and 'incomplete test set' in inc['Notes']
+    assert not [r for r in rows if r['Model'] in ('CVAE', 'SpA-GAN') and r['Row'].startswith('Δ')]
+    assert [r for r in rows if r['Model'] == 'MSDA-CR' and r['Row'].startswith('Δ')]
+    tidy = res['tidy']
+    ci = tidy[(tidy.run_id == 'ci') & (tidy.metric == 'PSNR') & (tidy.kind == 'reproduced')]
+    assert ci[['ci95_low', 'ci95_high', 'variant']].values.tolist() == [['24.5', '25.5', 'false']]
+    assert tidy[tidy.run_id == 'var'].cfg_options.iloc[0] == 'train_cfg.max_iters=2'
+    html = (tmp_path / 'out' / 'index.html').read_text('utf-8')
+    assert '40.000 [39.000, 41.000]' in html and 'reproduced (variant)' in html
+
+
+def test_variant_and_paper_run_kept_apart(tmp_path):
+    """A later variant run does not replace the paper-config run of the same group."""
+    results = write_runs(
+        tmp_path / 'results',
+        paper=make_run(run_id='paper', date='2026-01-01T00:00:00+00:00'),
+        var=make_run(run_id='var', date='2026-02-01T00:00:00+00:00', schema_version=2,
+                     provenance={'variant': True, 'cfg_options': {'x': 1}}))
+    runs, _ = load_runs(results)
+    assert sorted(r['run_id'] for r in select_runs(runs, 'latest')) == ['paper', 'var']
 
 
 # ---------------------------------------------------------------------------
@@ -621,3 +691,15 @@ def test_plots_written_linked_idempotent(tmp_path):
         ('de_memorynet', 'reported', 'reported'): (24.35, 199.15),
     }
     assert set(pts.dataset) == {'CUHK-CR2'}
+
+
+def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path):
+    config = tmp_path / 'plugin_config.py'
+    config.write_text("custom_imports = dict(imports=['no_such_plugin_pkg'])\n")
+    results = write_runs(tmp_path / 'results',
+                         p=make_run('plugin_net', 'Pluto-CR', run_id='p', config=str(config)))
+    with pytest.warns(LeaderboardWarning, match='no_such_plugin_pkg'):
+        write_leaderboard(results, REPORTED, tmp_path / 'out', efficiency=None,
+                          efficiency_dir=None)
+    rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['Pluto-CR']
+    assert "model 'plugin_net' is not in the model index" in rows[0]['Notes']
