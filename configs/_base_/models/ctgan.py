@@ -1,4 +1,4 @@
-# CTGAN (Huang & Wu, ICIP 2022; come880412/CTGAN), docs/models.md §5: three cloudy dates
+# CTGAN (Huang & Wu, ICIP 2022; come880412/CTGAN), configs/ctgan/README.md: three cloudy dates
 # (R, G, B, NIR) -> one clear R, G, B, NIR image; crbench/models/reference/ctgan.py and the
 # recipe crbench/models/restorers/ctgan.py.
 # Loss and optimiser as the official train.py: D first, least-squares GAN ('lsgan', the

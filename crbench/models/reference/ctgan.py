@@ -1,6 +1,6 @@
 """CTGAN (Huang & Wu, ICIP 2022): the cloud transformer GAN for multi-temporal cloud removal.
 
-Three cloudy dates (R, G, B, NIR) in, one clear R, G, B, NIR image out (docs/models.md §5).
+Three cloudy dates (R, G, B, NIR) in, one clear R, G, B, NIR image out (configs/ctgan/README.md).
 
 Generator:
 

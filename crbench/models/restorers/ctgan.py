@@ -1,4 +1,4 @@
-"""CTGAN's training recipe (Huang & Wu, ICIP 2022; docs/models.md §5) on :class:`GANRestorer`.
+"""CTGAN's training recipe (Huang & Wu, ICIP 2022; configs/ctgan/README.md) on :class:`GANRestorer`.
 
 What differs from the other GAN baselines:
 
