@@ -139,7 +139,10 @@ def build_mask_teacher(checkpoint: str, **network):
     state = read_state_dict(checkpoint, 'mask_teacher.checkpoint')
     if 'conv_in.0.weight' in state:  # the official file: rename by the converter's table
         state = convert_part(state, 'feature_extractor')
-    teacher = CTGANFeatureExtractor(**network)
+    # Its random initialisation is overwritten at once: keep it off the global RNG, so a
+    # resumed run draws the same dropout masks as an uninterrupted one.
+    with torch.random.fork_rng(devices=[]):
+        teacher = CTGANFeatureExtractor(**network)
     teacher.load_state_dict(state, strict=True)
     teacher.eval()
     for p in teacher.parameters():
