@@ -7,3 +7,5 @@ from .spagan import PatchDiscriminator, SpAGANGenerator  # noqa: F401
 from .dsen2cr import DSen2CR  # noqa: F401
 from .uncrtaints import UnCRtainTS  # noqa: F401
 from .glf_cr import GLFCR  # noqa: F401
+from .ctgan import CTGANDiscriminator, CTGANFeatureExtractor, CTGANGenerator  # noqa: F401
+from .pix2pix import Pix2PixPatchDiscriminator, Pix2PixUNetGenerator  # noqa: F401

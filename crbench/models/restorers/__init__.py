@@ -7,3 +7,5 @@ from .cvae import CVAERestorer  # noqa: E402,F401
 __all__ += ['GANRestorer', 'MultiOptimWrapperConstructor', 'CVAERestorer']
 from .dsen2cr import DSen2CRRestorer  # noqa: E402,F401
 from .uncertainty import DiagonalGaussianNLLLoss, UncertaintyRestorer  # noqa: E402,F401
+from .ctgan import CTGANRestorer  # noqa: E402,F401
+__all__ += ['CTGANRestorer']
