@@ -248,13 +248,14 @@ class PMAA(nn.Module):
     """
 
     def __init__(self, in_channels: int = 4, out_channels: int = 4, dim: int = 32,
-                 num_frames: int = 3, depth: int = 5, refine_blocks: int = 2):
+                 num_frames: int = 3, depth: int = 5, refine_blocks: int = 2,
+                 aspp_hidden: int = 128):
         super().__init__()
         if num_frames != 3:
             # The first block sums the frames only when it sees 3·dim channels (official).
             raise ValueError(f'PMAA fuses exactly 3 dates (official design), got num_frames={num_frames}')
         self.num_frames = num_frames
-        self.encoder = PMAAFrameEncoder(in_channels, dim)
+        self.encoder = PMAAFrameEncoder(in_channels, dim, aspp_hidden)
         self.fusion = PMAABlock(dim * num_frames, dim * 4, dim, depth)
         self.refine = nn.Sequential(*[PMAABlock(dim, dim * 4, dim, depth)
                                       for _ in range(refine_blocks)])
@@ -273,10 +274,10 @@ class PMAA(nn.Module):
         return torch.tanh(self.head(out)), masks, aux
 
 
-def pmaa_teacher(in_channels: int = 4, dim: int = 32) -> PMAAFrameEncoder:
+def pmaa_teacher(in_channels: int = 4, dim: int = 32, aspp_hidden: int = 128) -> PMAAFrameEncoder:
     """The frozen cloud-detection network of PMAA's attention loss (batch norms, official
     ``Feature_Extrator_FS2.pth``)."""
-    return PMAAFrameEncoder(in_channels, dim, norm='batch', pooled_norm=True)
+    return PMAAFrameEncoder(in_channels, dim, aspp_hidden, norm='batch', pooled_norm=True)
 
 
 @MODELS.register_module()
