@@ -29,6 +29,8 @@ def main(argv=None, prog: str = PROG) -> int:
         cfg = prepare_config(config, args.work_dir, args.data_root, args.cfg_options,
                              amp=args.amp)
         check_data(cfg, splits=('train', 'val'))
+        from crbench.engine.multi_stage import check_reference_priors  # DE: prior trained?
+        check_reference_priors(cfg)
     except (ConfigError, DatasetLayoutError, FileNotFoundError, KeyError) as err:
         print(f'{prog}: {err}', file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
 from . import hooks, prediction_writer  # noqa: F401
+from .ema import WarmupEMA  # noqa: F401  (EMAHook(ema_type='WarmupEMA'))
 from .multi_stage import train_stages  # noqa: F401  (tools/train.py, configs with `stages`)
 from .compat import (CPUCompatibleDDP, UntrustedCheckpointError, atomic_torch_save,
                      atomic_write_bytes,

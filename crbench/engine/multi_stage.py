@@ -406,6 +406,42 @@ def _start_checkpoint(stages: List[dict], stage: dict, work_dir: str,
     return marker_checkpoint(prev_dir, marker)
 
 
+def check_reference_priors(cfg) -> None:
+    """Before any training: every model this run builds that needs a trained
+    reference prior (DE with fusion other than ``'none'``) finds its checkpoint.
+
+    A multi-stage config is checked stage by stage (the stages ``only_stage``
+    selects), so a DE run whose prior is untrained stops at once instead of
+    after a whole first stage. Raises ``ReferenceCheckpointNotFound`` (a
+    ``FileNotFoundError``) naming the stage and the command that trains the prior.
+    """
+    from crbench.models.diffusion.frozen_reference import (ReferenceCheckpointNotFound,
+                                                           check_reference_checkpoint)
+    if not cfg.get('stages'):
+        check_reference_checkpoint(cfg.get('model'))
+        return
+    only = cfg.get('only_stage')
+    if only is None:
+        only = cfg.get('stage')
+    try:
+        stage_cfgs = [(stage, stage_config(cfg, stage))
+                      for stage in select_stages(parse_stages(cfg), only)]
+    except StageError:
+        return  # an inconsistent stage list: train_stages reports it
+    for stage, stage_cfg in stage_cfgs:
+        try:
+            check_reference_checkpoint(stage_cfg.get('model'))
+        except ReferenceCheckpointNotFound as err:
+            raise ReferenceCheckpointNotFound(
+                f'stage {stage["index"]} ({stage["name"]}): {err}') from None
+
+
+def _short_key_list(keys: List[str], shown: int = 3) -> str:
+    """``'a, b, c and 241 more'``: a key list a user can read in one line."""
+    head = ', '.join(keys[:shown])
+    return head if len(keys) <= shown else f'{head} and {len(keys) - shown} more'
+
+
 def train_stages(cfg) -> Dict[str, str]:
     """Run the stages of ``cfg`` (see the module docstring) and return the
     final checkpoint of each stage that ran or was already complete."""
@@ -425,6 +461,10 @@ def train_stages(cfg) -> Dict[str, str]:
     if only is None:
         only = cfg.get('stage')
     selected = select_stages(stages, only)
+    try:
+        check_reference_priors(cfg)
+    except FileNotFoundError as err:
+        raise StageError(str(err)) from None
     finals: Dict[str, str] = {}
 
     for stage in selected:
@@ -482,9 +522,9 @@ def train_stages(cfg) -> Dict[str, str]:
             new = check_start_keys(runner.model, start, stage)
             if new:
                 runner.logger.warning(
-                    f'{title} loads {start} non-strictly: {len(new)} keys are new in this '
-                    f'stage (prefixes {list(stage["new_keys"])}) and keep their '
-                    f'initialisation: {", ".join(new)}')
+                    f'{title}: {len(new)} weights under {list(stage["new_keys"])} are new in '
+                    f'this stage and keep their initialisation (loaded non-strictly from '
+                    f'{osp.basename(start)}): {_short_key_list(new)}')
             else:
                 runner.logger.info(f'{title}: every key of the model is in {start}')
         runner.train()
@@ -519,6 +559,7 @@ def _close_log_files(runner) -> None:
             runner.logger.removeHandler(handler)
 
 
-__all__ = ['MARKER', 'StageError', 'StageStartHook', 'check_start_keys', 'latest_checkpoint',
+__all__ = ['MARKER', 'StageError', 'StageStartHook', 'check_reference_priors',
+           'check_start_keys', 'latest_checkpoint',
            'parse_stages', 'read_marker', 'select_stages', 'stage_config', 'start_state',
            'train_stages']

@@ -19,8 +19,7 @@ from typing import Callable, Optional
 import torch
 
 from crbench.registry import DIFFUSION_SAMPLERS
-from crbench.samplers.base import DiffusionSampler
-from crbench.samplers.ddpm import progress_iter, step_pairs
+from crbench.samplers.base import DiffusionSampler, progress_iter, step_pairs
 
 
 @DIFFUSION_SAMPLERS.register_module()
@@ -31,15 +30,18 @@ class DDIMSampler(DiffusionSampler):
     ``num_steps=10`` visits 900, 800, ..., 0 (ADM's "ddimN" spacing).
     """
 
+    process_methods = ('timesteps', 'alpha_bar', 'eps_from_x0')
+
     def __init__(self, num_steps: int = 50, eta: float = 0.0):
         if eta < 0:
             raise ValueError(f'DDIM eta must be >= 0, got {eta}')
         self.num_steps = num_steps
         self.eta = float(eta)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, denoiser, x_init, process, generator=None,
                  callback: Optional[Callable[[dict], None]] = None, progress: bool = False):
+        self.check_process(process)
         x = x_init
         pairs = step_pairs(process, self.num_steps)
         for i, (t, s) in enumerate(progress_iter(pairs, progress, 'DDIM')):

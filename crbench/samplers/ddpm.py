@@ -1,7 +1,7 @@
 """Ancestral DDPM sampling (Ho et al. 2020; DE Eqs. 13-15).
 
-The process handed to the sampler must offer (``crbench.models.diffusion.de.
-GaussianDiffusion`` does):
+The process handed to the sampler must offer (``crbench.models.diffusion.
+processes.GaussianDiffusion`` does):
 
 * ``timesteps(num_steps) -> list[int]``: times to visit, descending, last 0;
 * ``posterior(x_t, t, s, x0) -> (mean, variance)``: q(x_s | x_t, x0) for
@@ -9,29 +9,12 @@ GaussianDiffusion`` does):
 
 The denoiser gets ``(x, t)`` with ``t`` a long tensor of shape ``[B]``.
 """
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import torch
 
 from crbench.registry import DIFFUSION_SAMPLERS
-from crbench.samplers.base import DiffusionSampler
-
-
-def progress_iter(iterable: Iterable, enabled: bool, description: str) -> Iterable:
-    """Wrap ``iterable`` in a rich progress bar when ``enabled``."""
-    if not enabled:
-        return iterable
-    from rich.progress import track
-    items = list(iterable)
-    return track(items, description=description, total=len(items))
-
-
-def step_pairs(process, num_steps: Optional[int]):
-    """``[(t, s), ...]``: each visited time with the next one (``-1`` after 0)."""
-    steps = list(process.timesteps(num_steps))
-    if not steps or steps[-1] != 0 or any(a <= b for a, b in zip(steps, steps[1:])):
-        raise ValueError(f'process.timesteps must be strictly descending and end at 0, got {steps}')
-    return list(zip(steps, steps[1:] + [-1]))
+from crbench.samplers.base import DiffusionSampler, progress_iter, step_pairs
 
 
 @DIFFUSION_SAMPLERS.register_module()
@@ -48,12 +31,15 @@ class DDPMSampler(DiffusionSampler):
     the fused x0 of DE Eq. 12, at every step.
     """
 
+    process_methods = ('timesteps', 'posterior')
+
     def __init__(self, num_steps: Optional[int] = None):
         self.num_steps = num_steps
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, denoiser, x_init, process, generator=None,
                  callback: Optional[Callable[[dict], None]] = None, progress: bool = False):
+        self.check_process(process)
         x = x_init
         pairs = step_pairs(process, self.num_steps)
         for i, (t, s) in enumerate(progress_iter(pairs, progress, 'DDPM')):

@@ -21,7 +21,7 @@ its own mu, and the frames are averaged at the end (Algorithm 3 line 16).
 The time grid is the EDM/Karras schedule (EDM Eq. 5) with a 0 appended;
 EMRDM uses sigma_min 0.001, sigma_max 100, rho 7.
 
-Process interface (``crbench.models.diffusion.emrdm.MeanRevertingEDM`` bound
+Process interface (``crbench.models.diffusion.processes.MeanRevertingEDM`` bound
 to the batch's mu with ``with_mean``): ``timesteps(num_steps)`` (descending
 sigmas ending with 0), ``prior(noise, sigma)``, ``churn(x, sigma, sigma_hat,
 eps)``, ``derivative(x, denoised, sigma)`` and ``expand(denoised, like)``.
@@ -35,31 +35,7 @@ from typing import Callable, List, Optional
 import torch
 
 from crbench.registry import DIFFUSION_SAMPLERS
-from crbench.samplers.base import DiffusionSampler
-from crbench.samplers.ddpm import progress_iter
-
-
-def karras_sigmas(num_steps: int, sigma_min: float = 0.001, sigma_max: float = 100.0,
-                  rho: float = 7.0, append_zero: bool = True) -> torch.Tensor:
-    """EDM Eq. 5 noise levels, descending from sigma_max to sigma_min (float64).
-
-    ``sigma_i = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho``
-    for i = 0..N-1, then a 0 (``append_zero``). ``num_steps=1`` gives
-    ``[sigma_max, 0]``.
-    """
-    if num_steps < 1:
-        raise ValueError(f'num_steps must be >= 1, got {num_steps}')
-    if not 0 < sigma_min < sigma_max:
-        raise ValueError(f'need 0 < sigma_min < sigma_max, got sigma_min={sigma_min}, '
-                         f'sigma_max={sigma_max}')
-    if rho <= 0:
-        raise ValueError(f'rho must be > 0, got {rho}')
-    ramp = torch.arange(num_steps, dtype=torch.float64) / max(num_steps - 1, 1)
-    hi, lo = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
-    sigmas = (hi + ramp * (lo - hi)) ** rho  # EDM Eq. 5
-    if append_zero:
-        sigmas = torch.cat([sigmas, sigmas.new_zeros(1)])
-    return sigmas
+from crbench.samplers.base import DiffusionSampler, progress_iter
 
 
 def _check_sigmas(sigmas: List[float]) -> None:
@@ -74,6 +50,7 @@ class _MeanRevertingEDMSampler(DiffusionSampler):
 
     second_order = False
     name = 'EMRDM'
+    process_methods = ('timesteps', 'prior', 'churn', 'derivative', 'expand')
 
     def __init__(self, num_steps: int = 5, s_churn: float = 0.0, s_tmin: float = 0.0,
                  s_tmax: float = math.inf, s_noise: float = 1.0):
@@ -98,9 +75,10 @@ class _MeanRevertingEDMSampler(DiffusionSampler):
     def _batch_sigma(x: torch.Tensor, sigma: float) -> torch.Tensor:
         return torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, denoiser, x_init, process, generator=None,
                  callback: Optional[Callable[[dict], None]] = None, progress: bool = False):
+        self.check_process(process)
         sigmas = [float(s) for s in process.timesteps(self.num_steps)]
         _check_sigmas(sigmas)
         num_sigmas = len(sigmas)

@@ -179,11 +179,18 @@ def test_each_stage_logs_into_its_own_folder(chain):
 
 
 def test_stage_two_logs_the_new_keys(chain):
+    """One short line a user reads: the count and a few names, not every weight name."""
     logs = glob.glob(osp.join(chain['work'], 'stage2_wa', '*', '*.log'))
     assert len(logs) == 1
     with open(logs[0]) as f:
         text = f.read()
-    assert 'non-strictly' in text and 'weight_net.out.2.weight' in text
+    (line, ) = [ln for ln in text.splitlines() if 'non-strictly' in ln]
+    new = sorted(k for k in ckpt(chain['work'], 'stage2_wa')['state_dict']
+                 if k.startswith('weight_net.'))
+    assert len(new) > 20
+    assert f"{len(new)} weights under ['weight_net.'] are new" in line
+    assert f'{new[0]}, {new[1]}, {new[2]} and {len(new) - 3} more' in line
+    assert new[-1] not in line and len(line) < 400
     for stage in ('stage1_diffusion', 'stage3_joint'):  # nothing new there
         with open(glob.glob(osp.join(chain['work'], stage, '*', '*.log'))[0]) as f:
             assert 'non-strictly' not in f.read()
@@ -427,6 +434,24 @@ def test_de_config_builds(path):
         assert cfg.model.reference_checkpoint.startswith(f'work_dirs/{stem}/iter_')
 
 
+@pytest.mark.parametrize('multi_stage', [True, False])
+def test_missing_prior_stops_before_any_training(env, tmp_path, capsys, multi_stage):
+    """DE needs the trained reference prior (from stage 2 on): tools/train.py must exit 2
+    with the command that trains it before anything trains, not after stage 1."""
+    config, record = make_config(str(tmp_path), env['data_root'], str(tmp_path / 'none.pth'),
+                                 name='de_no_prior')
+    if not multi_stage:  # the top level alone: the stage-3 model
+        cfg = Config.fromfile(config)
+        cfg.pop('stages')
+        cfg.dump(config)
+    work = tmp_path / 'work'
+    assert env['train']([config, '--work-dir', str(work)]) == 2
+    err = capsys.readouterr().err
+    assert 'python tools/train.py configs/memorynet/memorynet_cuhkcr2.py' in err
+    assert ('stage 2 (stage2_wa)' in err) == multi_stage
+    assert records(record) == [] and not osp.exists(work / 'stage1_diffusion')
+
+
 def test_missing_reference_checkpoint_names_the_command():
     cfg = Config.fromfile(MAIN_CONFIG)
     cfg.model.reference_checkpoint = '/nonexistent/memorynet.pth'
@@ -451,7 +476,7 @@ def test_reference_checkpoint_written_by_crbench_training(env, tmp_path):
     cfg.weight_net.update(TINY_NET)
     cfg.update(reference=dict(TINY_REF), reference_checkpoint=path)
     model = MODELS.build(cfg)
-    torch.testing.assert_close(model.reference.tail.weight, net.tail.weight)
+    torch.testing.assert_close(model.reference.network.tail.weight, net.tail.weight)
 
 
 @pytest.mark.parametrize('path', MAIN_DE_CONFIGS, ids=osp.basename)

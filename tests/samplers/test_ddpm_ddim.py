@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from crbench.models.diffusion.de import GaussianDiffusion, linear_betas
+from crbench.models.diffusion.processes import GaussianDiffusion, linear_betas
 from crbench.registry import DIFFUSION_SAMPLERS
 from crbench.samplers import DDIMSampler, DDPMSampler
 

@@ -2,18 +2,16 @@
 
 Pieces, each in one place:
 
-* ``MeanRevertingEDM``: the forward process and the preconditioning, with
-  s(t) = 1 / (1 + alpha t) and sigma(t) = t (so k = (1 - s)/s = alpha sigma):
-  the perturbation (EMRDM Eq. 6), c_in, c_skip, c_out, c_noise (Eqs. 14-17),
-  the loss weight lambda = 1 / c_out^2 (Eq. 18), and, once bound to a batch's
-  mean mu with ``with_mean``, what the samplers of ``crbench.samplers.euler``
-  need (Karras sigmas, Algorithm 3 start, Eq. 19 churn, Eq. 11 derivative).
-* ``EMRDM``: the framework. D(x; sigma) = mean_l(c_skip x_l) + c_out F(...)
-  (Eq. 13) around a network F (``HDiT`` or ``TemporalHDiT``) whose input is
-  ``concat(c_in x_sigma, cond)`` along channels; training is Algorithm 1.
-* ``WarmupEMA``: LitEma-style averaged model for MMEngine's ``EMAHook``
-  (decay_n = min(decay, (1 + n)/(10 + n)), n = 1, 2, ... updates), so that
-  validation and test run on the EMA weights::
+* the process (``crbench.models.diffusion.processes.MeanRevertingEDM``): the
+  perturbation (EMRDM Eq. 6), c_in, c_skip, c_out, c_noise (Eqs. 14-17), the
+  loss weight lambda = 1 / c_out^2 (Eq. 18) and what the samplers need;
+* ``EMRDM`` (here): the framework. D(x; sigma) = mean_l(c_skip x_l) + c_out
+  F(...) (Eq. 13) around a network F (``HDiT`` or ``TemporalHDiT``) whose
+  input is ``concat(c_in x_sigma, cond)`` along channels; training is
+  Algorithm 1; sampling hands D and the process bound to the batch's mu to the
+  configured sampler (``crbench.samplers``: Euler, Heun, DPM-Solver++, ...);
+* the EMA of the weights (``crbench.engine.ema.WarmupEMA``) that validation and
+  test run on::
 
       custom_hooks = [dict(type='EMAHook', ema_type='WarmupEMA', decay=0.9999)]
 
@@ -31,146 +29,15 @@ Inputs (``inputs`` of a packed batch):
 conditional network (Table 2 configs A-C); sigma_mu = sigma_cov = 0 turns
 Eqs. 14-16 into EDM's preconditioning (Table 2 config D).
 """
-import copy
-import math
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseAveragedModel
-from torch import Tensor, nn
+from torch import Tensor
 
+import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.models.diffusion.processes import MeanRevertingEDM, per_sample
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
-from crbench.samplers.euler import karras_sigmas  # (also registers the EMRDM samplers)
-
-Sigma = Union[float, Tensor]
-
-
-def _log(sigma: Sigma) -> Sigma:
-    return torch.log(sigma) if isinstance(sigma, Tensor) else math.log(sigma)
-
-
-def per_sample(value: Sigma, ndim: int) -> Sigma:
-    """A [B] tensor viewed as [B, 1, ..., 1] (``ndim`` dims); floats pass through."""
-    if isinstance(value, Tensor) and value.dim() == 1:
-        return value.view(-1, *([1] * (ndim - 1)))
-    return value
-
-
-class MeanRevertingEDM:
-    """EMRDM's forward process and preconditioning (module docstring).
-
-    Args:
-        alpha: alpha of s(t) = 1 / (1 + alpha t).
-        sigma_data: sigma_data (the official ``sigma_input``): std of x0.
-        sigma_mu: std of the cloudy image mu.
-        sigma_cov: covariance of x0 and mu (needs |sigma_cov| <= sigma_mu sigma_data).
-        mean_reverting: False forces s(t) = 1 (k = 0): plain EDM.
-        sigma_min, sigma_max, rho: the Karras sampling schedule (EDM Eq. 5).
-    """
-
-    def __init__(self, alpha: float = 3.0, sigma_data: float = 1.0, sigma_mu: float = 1.0,
-                 sigma_cov: float = 0.9, mean_reverting: bool = True,
-                 sigma_min: float = 0.001, sigma_max: float = 100.0, rho: float = 7.0):
-        if alpha < 0:
-            raise ValueError(f'alpha must be >= 0, got {alpha}')
-        if sigma_data <= 0 or sigma_mu < 0:
-            raise ValueError(f'need sigma_data > 0 and sigma_mu >= 0, got sigma_data='
-                             f'{sigma_data}, sigma_mu={sigma_mu}')
-        if abs(sigma_cov) > sigma_mu * sigma_data * (1 + 1e-9):
-            raise ValueError(
-                f'sigma_cov={sigma_cov} exceeds sigma_mu * sigma_data = {sigma_mu * sigma_data}: '
-                'not a valid covariance, and c_out (EMRDM Eq. 16) would be imaginary at small '
-                'sigma. Lower sigma_cov or raise sigma_mu.')
-        karras_sigmas(1, sigma_min, sigma_max, rho)  # validates the schedule arguments
-        self.alpha = float(alpha) if mean_reverting else 0.0
-        self.mean_reverting = bool(mean_reverting)
-        self.sigma_data = float(sigma_data)
-        self.sigma_mu = float(sigma_mu)
-        self.sigma_cov = float(sigma_cov)
-        self.sigma_min, self.sigma_max, self.rho = float(sigma_min), float(sigma_max), float(rho)
-        self.mean: Optional[Tensor] = None  # set by with_mean
-        self.temporal = False
-
-    # ---- schedule: s(t) = 1/(1 + alpha t), sigma(t) = t ----------------------
-    def s(self, sigma: Sigma) -> Sigma:
-        """s(t) = 1 / (1 + alpha t) (Algorithm 1 caption)."""
-        return 1.0 / (1.0 + self.alpha * sigma)
-
-    def k(self, sigma: Sigma) -> Sigma:
-        """k = (1 - s) / s = alpha sigma: the mean-addition factor of EMRDM Eq. 6."""
-        return self.alpha * sigma
-
-    def dk(self, sigma: Sigma) -> float:
-        """-s'(t) / s(t)^2 = dk/dt = alpha (EMRDM Eq. 11, first term)."""
-        return self.alpha
-
-    # ---- forward process and preconditioning --------------------------------
-    def perturb(self, x0: Tensor, mu: Tensor, sigma: Sigma, noise: Tensor) -> Tensor:
-        """x_sigma = x0 + k(sigma) mu + sigma n.  # EMRDM Eq. 6 / Alg. 1 line 6
-
-        ``sigma`` is a float or a [B] tensor; with L frames, ``mu`` and
-        ``noise`` are B×L×C×H×W and x0 (B×C×H×W) is shared by the frames.
-        """
-        if mu.dim() == x0.dim() + 1:
-            x0 = x0.unsqueeze(1)
-        sigma = per_sample(sigma, mu.dim())
-        return x0 + self.k(sigma) * mu + sigma * noise
-
-    def scalings(self, sigma: Sigma, num_frames: int = 1) -> Tuple[Sigma, Sigma, Sigma, Sigma]:
-        """(c_skip, c_out, c_in, c_noise) at sigma for L = ``num_frames``.  # EMRDM Eqs. 14-17"""
-        sd2, k = self.sigma_data ** 2, self.k(sigma)
-        var_mu, cov = (k * self.sigma_mu) ** 2, k * self.sigma_cov
-        var_l = sigma ** 2 / num_frames  # sigma^2 / L
-        c_in = (sd2 + var_mu + sigma ** 2 + 2 * cov) ** -0.5  # Eq. 14
-        c_skip = (sd2 + cov) / (sd2 + var_mu + var_l + 2 * cov)  # Eq. 15
-        c_out = ((var_mu * sd2 + var_l * sd2 - cov ** 2)
-                 / (sd2 + var_mu + var_l + 2 * cov)) ** 0.5  # Eq. 16
-        c_noise = 0.25 * _log(sigma)  # Eq. 17
-        return c_skip, c_out, c_in, c_noise
-
-    def loss_weight(self, sigma: Sigma, num_frames: int = 1) -> Sigma:
-        """lambda(sigma) = 1 / c_out(sigma)^2.  # EMRDM Eq. 18 (EDM's choice)"""
-        sd2, k = self.sigma_data ** 2, self.k(sigma)
-        var_mu, cov = (k * self.sigma_mu) ** 2, k * self.sigma_cov
-        var_l = sigma ** 2 / num_frames
-        return (sd2 + var_mu + var_l + 2 * cov) / (var_mu * sd2 + var_l * sd2 - cov ** 2)
-
-    # ---- what the samplers need (after with_mean) -----------------------------
-    def with_mean(self, mu: Tensor, temporal: Optional[bool] = None) -> 'MeanRevertingEDM':
-        """A copy bound to a batch's mean mu (B×C×H×W, or B×L×C×H×W: temporal)."""
-        bound = copy.copy(self)
-        bound.mean = mu
-        bound.temporal = mu.dim() == 5 if temporal is None else bool(temporal)
-        return bound
-
-    def _mu(self) -> Tensor:
-        if self.mean is None:
-            raise RuntimeError('this process has no mean mu: use process.with_mean(mu) before '
-                               'handing it to a sampler')
-        return self.mean
-
-    def timesteps(self, num_steps: int) -> list:
-        """Karras sigmas (EDM Eq. 5), sigma_max -> sigma_min, then 0."""
-        return karras_sigmas(num_steps, self.sigma_min, self.sigma_max, self.rho).tolist()
-
-    def prior(self, noise: Tensor, sigma: float) -> Tensor:
-        """x ~ N(k(sigma) mu, sigma^2 I) from n ~ N(0, I).  # Alg. 3 line 3"""
-        return self.k(sigma) * self._mu() + sigma * noise
-
-    def churn(self, x: Tensor, sigma: float, sigma_hat: float, eps: Tensor) -> Tensor:
-        """x_hat = x + (k(sigma_hat) - k(sigma)) mu + sqrt(sigma_hat^2 - sigma^2) eps.  # Eq. 19"""
-        return x + (self.k(sigma_hat) - self.k(sigma)) * self._mu() \
-            + (sigma_hat ** 2 - sigma ** 2) ** 0.5 * eps
-
-    def derivative(self, x: Tensor, denoised: Tensor, sigma: float) -> Tensor:
-        """dx/dt = dk mu - (D + k mu - x) / sigma for every frame.  # EMRDM Eq. 11"""
-        mu = self._mu()
-        return self.dk(sigma) * mu - (self.expand(denoised, x) + self.k(sigma) * mu - x) / sigma
-
-    def expand(self, denoised: Tensor, like: Tensor) -> Tensor:
-        """The denoiser's single image, broadcast to every frame of the state."""
-        return denoised.unsqueeze(1).expand_as(like) if self.temporal else denoised
 
 
 def _select_bands(cloudy: Tensor, bands: Optional[Sequence[int]], name: str) -> Tensor:
@@ -239,6 +106,8 @@ class EMRDM(BaseRestorer):
         if sampler is None:
             sampler = dict(type='EulerSampler', num_steps=5)
         self.sampler = DIFFUSION_SAMPLERS.build(sampler) if isinstance(sampler, dict) else sampler
+        if hasattr(self.sampler, 'check_process'):  # a wrong pairing fails here, not after training
+            self.sampler.check_process(self.process)
 
     # ---- inputs ---------------------------------------------------------------
     def split_inputs(self, inputs: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
@@ -321,15 +190,22 @@ class EMRDM(BaseRestorer):
         """The sampler's ``denoiser(x, sigma[B]) -> D(x; sigma)`` for one batch."""
         return lambda x, sigma: self.denoise(x, sigma, cond)
 
-    @torch.no_grad()
     def sample(self, inputs: Dict[str, Tensor], generator: Optional[torch.Generator] = None,
                callback: Optional[Callable[[dict], None]] = None,
                progress: bool = False) -> Tensor:
-        """Run the sampler from n ~ N(0, I) (one draw per frame); returns B×C×H×W."""
-        mu, cond = self.split_inputs(inputs)
-        noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        return self.sampler(self.denoiser(cond), noise, self.process.with_mean(mu),
-                            generator=generator, callback=callback, progress=progress)
+        """Run the sampler from n ~ N(0, I) (one draw per frame); returns B×C×H×W.
+
+        Sampling runs under ``torch.inference_mode``; the result is an
+        ordinary tensor (cloned outside it) unless the caller is itself in
+        inference mode.
+        """
+        with torch.inference_mode():
+            mu, cond = self.split_inputs(inputs)
+            noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            out = self.sampler(self.denoiser(cond), noise, self.process.with_mean(mu),
+                               generator=generator, callback=callback, progress=progress)
+        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
+            else out
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, Tensor]) -> Tensor:
@@ -339,45 +215,3 @@ class EMRDM(BaseRestorer):
                 else 'cpu'
             generator = torch.Generator(device=device).manual_seed(self.sampling_seed)
         return self.sample(inputs, generator=generator)
-
-
-@MODELS.register_module()
-class WarmupEMA(BaseAveragedModel):
-    """EMA with LitEma's warm-up, for ``EMAHook(ema_type='WarmupEMA')``.
-
-    Update n (n = 1, 2, ...): ``ema <- d_n ema + (1 - d_n) theta`` with
-    ``d_n = min(decay, (1 + n) / (10 + n))`` (``warmup=False``: d_n = decay).
-    Unlike MMEngine's EMA, the first update also averages (with d_1 = 2/11),
-    starting from the weights the model had when the hook copied it. Only
-    floating-point parameters are averaged; buffers follow the source model
-    unless ``update_buffers``.
-    """
-
-    def __init__(self, model: nn.Module, decay: float = 0.9999, warmup: bool = True,
-                 device: Optional[torch.device] = None, update_buffers: bool = False):
-        super().__init__(model, interval=1, device=device, update_buffers=update_buffers)
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f'decay must be in (0, 1), got {decay}')
-        self.decay = float(decay)
-        self.warmup = warmup
-
-    def decay_at(self, n: int) -> float:
-        """d_n = min(decay, (1 + n) / (10 + n)) for the n-th update (n >= 1)."""
-        return min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
-
-    def avg_func(self, averaged_param: Tensor, source_param: Tensor, steps: int) -> None:
-        averaged_param.lerp_(source_param, 1.0 - self.decay_at(int(steps) + 1))
-
-    def update_parameters(self, model: nn.Module) -> None:
-        source = model.state_dict() if self.update_buffers else dict(model.named_parameters())
-        steps = int(self.steps)
-        for key, avg in self.avg_parameters.items():
-            src = source[key].data.to(avg.device)
-            if avg.dtype.is_floating_point:
-                self.avg_func(avg.data, src, steps)
-            else:
-                avg.data.copy_(src)
-        if not self.update_buffers:
-            for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
-                b_avg.data.copy_(b_src.data.to(b_avg.device))
-        self.steps += 1

@@ -77,7 +77,7 @@ def test_full_size_counts_per_stage(ref_ckpt):
 
 def test_reference_loading_and_state_dict(ref_ckpt):
     model = build(ref_ckpt)
-    torch.testing.assert_close(model.reference.conv.weight[:, :, 0, 0], 0.5 * torch.eye(4))
+    torch.testing.assert_close(model.reference.network.conv.weight[:, :, 0, 0], 0.5 * torch.eye(4))
     sd = model.state_dict()
     assert not any(k.startswith('reference.') for k in sd)  # E lives in its own checkpoint
     assert any(k.startswith('cnp.') for k in sd) and any(k.startswith('weight_net.') for k in sd)
@@ -93,7 +93,7 @@ def test_reference_checkpoint_formats(tmp_path):
     torch.save({'state_dict': {f'module.net.{k}': v for k, v in net.state_dict().items()}}, ddp)
     for path in (plain, ddp):
         model = build(str(path))
-        torch.testing.assert_close(model.reference.conv.weight, net.conv.weight)
+        torch.testing.assert_close(model.reference.network.conv.weight, net.conv.weight)
     bad = tmp_path / 'bad.pth'
     torch.save({'state_dict': {'something.else': torch.ones(1)}}, bad)
     with pytest.raises(KeyError, match='conv.weight'):
@@ -261,3 +261,41 @@ def test_tiny_network_types(ref_ckpt):
     assert isinstance(build(ref_ckpt).weight_net, DEWeightNet)
     with pytest.raises(ValueError, match='B x C x H x W'):
         model.restore({'cloudy': torch.zeros(1, 2, 4, 8, 8)})
+
+
+@pytest.mark.parametrize('sampler', [dict(type='DDIMSampler', num_steps=4),
+                                     dict(type='DPMSolverPP2MSampler', num_steps=4),
+                                     dict(type='DPMSolverPP2MSDESampler', num_steps=3)])
+def test_sampling_computes_the_prior_once_in_inference_mode(ref_ckpt, sampler):
+    """E runs once per image, not per step; the loop runs under torch.inference_mode;
+    any registered sampler for DE's process works through the config."""
+    cloudy, _ = batch()
+    model = build(ref_ckpt, sampler=sampler, sampling_seed=3).eval()
+    calls, modes = [], []
+    model.reference.network.register_forward_hook(lambda *a: calls.append(1))
+    model.cnp.register_forward_hook(lambda *a: modes.append(torch.is_inference_mode_enabled()))
+    pred = model.restore({'cloudy': cloudy})
+    assert len(calls) == 1 and len(modes) == sampler['num_steps'] and all(modes)
+    assert pred.shape == cloudy.shape and torch.isfinite(pred).all()
+    assert not pred.is_inference()  # an ordinary tensor for the caller
+    torch.testing.assert_close(pred, model.restore({'cloudy': cloudy}), rtol=0, atol=0)
+
+
+def test_frozen_reference_keeps_its_checkpoint_weights(ref_ckpt):
+    """E's weights come from reference_checkpoint only: a DE state dict never carries or
+    overrides them (FrozenReference)."""
+    model = build(ref_ckpt)
+    sd = model.state_dict()
+    sd['reference.network.conv.weight'] = torch.zeros(4, 4, 1, 1)  # a stray copy is ignored
+    model.load_state_dict(sd, strict=True)
+    torch.testing.assert_close(model.reference.network.conv.weight[:, :, 0, 0],
+                               0.5 * torch.eye(4))
+    assert not any(p.requires_grad for p in model.reference.parameters())
+    model.train()
+    assert not model.reference.training and not model.reference.network.training
+
+
+def test_a_sampler_for_another_process_is_refused_at_build(ref_ckpt):
+    with pytest.raises(TypeError, match='EulerSampler cannot integrate a GaussianDiffusion') as e:
+        build(ref_ckpt, sampler=dict(type='EulerSampler', num_steps=3))
+    assert 'DDIMSampler' in str(e.value) and 'DPMSolverPP2MSampler' in str(e.value)

@@ -17,7 +17,8 @@ from mmengine.runner import Runner
 from torch import nn
 
 from crbench.datasets.synthetic import write_cuhk
-from crbench.models.diffusion.emrdm import EMRDM, MeanRevertingEDM, WarmupEMA
+from crbench.models.diffusion.emrdm import EMRDM
+from crbench.models.diffusion.processes import MeanRevertingEDM
 from crbench.registry import MODELS
 from crbench.structures import CRDataSample
 
@@ -265,25 +266,6 @@ def test_restore_shapes_and_seed(frames):
     assert torch.equal(torch.stack([s.pred for s in samples]), a)
 
 
-# ---- EMA -------------------------------------------------------------------------------
-def test_warmup_ema_follows_litema_formula():
-    torch.manual_seed(3)
-    net = nn.Linear(3, 2)
-    ema = WarmupEMA(net, decay=0.9999)
-    expected = [p.detach().clone() for p in net.parameters()]
-    for n in range(1, 8):
-        with torch.no_grad():
-            for p in net.parameters():
-                p.add_(torch.randn_like(p))
-        ema.update_parameters(net)
-        d = min(0.9999, (1 + n) / (10 + n))
-        assert ema.decay_at(n) == pytest.approx(d)
-        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, net.parameters())]
-    for e, p in zip(expected, ema.module.parameters()):
-        assert torch.allclose(e, p, atol=1e-6)
-    assert ema.decay_at(10 ** 6) == 0.9999 and int(ema.steps) == 7
-
-
 # ---- MMEngine Runner on synthetic CUHK-CR2 ------------------------------------------------
 TINY_HDIT = dict(type='HDiT', in_channels=8, out_channels=4, patch_size=1, widths=[16, 32],
                  depths=[1, 1], d_ffs=[32, 64],
@@ -419,3 +401,26 @@ def test_hdit_networks_through_the_framework(frames):
         want = skip if frames is None else skip.mean(1)
         assert torch.allclose(model.denoise(x, sigma, cond), want, atol=1e-6)
     assert model.restore(dict(cloudy=cloudy)).shape == gt.shape
+
+
+@pytest.mark.parametrize('sampler', [dict(type='DPMSolverPP2MSampler', num_steps=4),
+                                     dict(type='DPMSolverPP2MSDESampler', num_steps=4)])
+def test_dpm_solver_samplers_through_the_config(sampler):
+    """Any registered sampler for EMRDM's process runs from the config, in inference mode,
+    mono- and multi-temporal, and DE-only samplers are refused with a clear error."""
+    torch.manual_seed(5)
+    model = _model(sampler=sampler, sampling_seed=1)
+    modes = []
+    model.network.register_forward_hook(
+        lambda *a: modes.append(torch.is_inference_mode_enabled()))
+    cloudy = torch.rand(2, 4, 8, 8, dtype=torch.float64) * 2 - 1
+    out = model.restore(dict(cloudy=cloudy))
+    assert out.shape == (2, 4, 8, 8) and torch.isfinite(out).all() and not out.is_inference()
+    assert len(modes) == 4 and all(modes)
+    assert torch.equal(out, model.restore(dict(cloudy=cloudy)))
+    temporal = _model(network=dict(type='TinyTemporalEMRDMNet', in_channels=7, out_channels=3),
+                      mean_bands=[0, 1, 2], sampler=sampler)
+    frames = torch.rand(2, 3, 4, 8, 8, dtype=torch.float64) * 2 - 1
+    assert temporal.restore(dict(cloudy=frames)).shape == (2, 3, 8, 8)
+    with pytest.raises(TypeError, match='DDIMSampler cannot integrate a MeanRevertingEDM'):
+        _model(sampler=dict(type='DDIMSampler', num_steps=3))  # at build, before any training
