@@ -54,7 +54,7 @@ def options(teacher_file, max_iters, ckpt_interval=None, batch_size=2):
 
 @pytest.mark.slow
 def test_pmaa_trains_and_tests(data_root, teacher_file, tmp_path):
-    iters = 10
+    iters = 8
     opts = options(teacher_file, iters)
     cfg = build_cfg(CONFIG, tmp_path / 'work', data_root, opts)
     runner = Runner.from_cfg(cfg)
