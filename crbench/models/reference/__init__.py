@@ -5,3 +5,4 @@ from .cvae import CVAE  # noqa: F401
 from .msda_cr import MSDACRDiscriminator, MSDACRGenerator  # noqa: F401
 from .spagan import PatchDiscriminator, SpAGANGenerator  # noqa: F401
 from .stgan import STGANDiscriminator, STGANGenerator  # noqa: F401
+from .uncrtaints import UnCRtainTS  # noqa: F401

@@ -6,3 +6,4 @@ from .gan import GANRestorer, MultiOptimWrapperConstructor  # noqa: E402,F401
 from .cvae import CVAERestorer  # noqa: E402,F401
 __all__ += ['GANRestorer', 'MultiOptimWrapperConstructor', 'CVAERestorer']
 from .pmaa import PMAARestorer  # noqa: E402,F401
+from .uncertainty import DiagonalGaussianNLLLoss, UncertaintyRestorer  # noqa: E402,F401
