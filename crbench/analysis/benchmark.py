@@ -95,6 +95,8 @@ def input_spec(cfg, size: int) -> Dict[str, tuple]:
                        'see docs/contracts.md, Configs')
     # the cloudy input may carry more bands than the target (Sen2_MTC_New: RGB+NIR in, RGB out)
     bands = int(cfg.get('cloudy_bands', cfg.num_bands))
+    # Sen2_MTC_New: 4 cloudy bands per date, 3 target bands (num_bands)
+    bands = int(cfg.get('cloudy_bands') or cfg.num_bands)
     frames = cfg.get('num_frames')
     cloudy = (1, int(frames), bands, size, size) if frames else (1, bands, size, size)
     spec = {'cloudy': cloudy}

@@ -6,6 +6,7 @@ from .gan import GANRestorer, MultiOptimWrapperConstructor  # noqa: E402,F401
 from .cvae import CVAERestorer  # noqa: E402,F401
 __all__ += ['GANRestorer', 'MultiOptimWrapperConstructor', 'CVAERestorer']
 from .dsen2cr import DSen2CRRestorer  # noqa: E402,F401
+from .pmaa import PMAARestorer  # noqa: E402,F401
 from .uncertainty import DiagonalGaussianNLLLoss, UncertaintyRestorer  # noqa: E402,F401
 from .ctgan import CTGANRestorer  # noqa: E402,F401
 __all__ += ['CTGANRestorer']
