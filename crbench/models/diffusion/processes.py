@@ -206,9 +206,9 @@ def sigmoid_betas(num_timesteps: int = 2000, start: float = -3.0, end: float = 3
     if num_timesteps < 1 or tau <= 0 or not start < end:
         raise ValueError(f'need num_timesteps >= 1, tau > 0, start < end; got {num_timesteps}, '
                          f'{tau}, {start}, {end}')
-    t = torch.linspace(0, 1, num_timesteps + 1, dtype=torch.float64)
-    v_start = torch.sigmoid(torch.tensor(start / tau, dtype=torch.float64))
-    v_end = torch.sigmoid(torch.tensor(end / tau, dtype=torch.float64))
+    t = torch.linspace(0, 1, num_timesteps + 1, dtype=torch.float64, device='cpu')
+    v_start = torch.sigmoid(torch.tensor(start / tau, dtype=torch.float64, device='cpu'))
+    v_end = torch.sigmoid(torch.tensor(end / tau, dtype=torch.float64, device='cpu'))
     abar = (v_end - torch.sigmoid((t * (end - start) + start) / tau)) / (v_end - v_start)
     abar = abar / abar[0]
     return (1 - abar[1:] / abar[:-1]).clamp(0, max_beta)
@@ -230,7 +230,7 @@ class InterpolatedVP:
     """
 
     def __init__(self, betas: Tensor, clip_lambda: Optional[float] = -5.1):
-        log_alpha = 0.5 * torch.log1p(-betas.to(torch.float64)).cumsum(0)
+        log_alpha = 0.5 * torch.log1p(-betas.to(device='cpu', dtype=torch.float64)).cumsum(0)
         if clip_lambda is not None:
             lam = log_alpha - 0.5 * torch.log(-torch.expm1(2 * log_alpha))
             drop = int((lam < clip_lambda).sum())
@@ -238,13 +238,13 @@ class InterpolatedVP:
                 log_alpha = log_alpha[:-drop]
         self.log_alpha = log_alpha
         self.num_timesteps = len(log_alpha)
-        self.t_grid = torch.arange(1, self.num_timesteps + 1, dtype=torch.float64) \
+        self.t_grid = torch.arange(1, self.num_timesteps + 1, dtype=torch.float64, device='cpu') \
             / self.num_timesteps
 
     def log_alpha_at(self, t: float) -> float:
         if t <= 0:
             return 0.0
-        return float(_interp(torch.tensor([float(t)], dtype=torch.float64), self.t_grid,
+        return float(_interp(torch.tensor([float(t)], dtype=torch.float64, device='cpu'), self.t_grid,
                              self.log_alpha))
 
     def alpha_bar(self, t: float) -> float:
@@ -260,10 +260,10 @@ class InterpolatedVP:
             raise ValueError(f'num_steps must be >= 1, got {num_steps}')
         t_end = 1.0 / self.num_timesteps
         if spacing == 'process':
-            times = torch.linspace(1.0, t_end, num_steps + 1, dtype=torch.float64).tolist()
+            times = torch.linspace(1.0, t_end, num_steps + 1, dtype=torch.float64, device='cpu').tolist()
         else:
             lam = [-math.log(self.sigma_ve(t)) for t in (1.0, t_end)]
-            targets = torch.linspace(lam[0], lam[1], num_steps + 1, dtype=torch.float64)
+            targets = torch.linspace(lam[0], lam[1], num_steps + 1, dtype=torch.float64, device='cpu')
             lam_grid = self.log_alpha - 0.5 * torch.log(-torch.expm1(2 * self.log_alpha))
             times = _interp(targets, lam_grid.flip(0), self.t_grid.flip(0)).tolist()
         return times + [0.0]
