@@ -13,7 +13,7 @@ Latency and memory depend on the machine, its load and the thread count (recorde
 DE is measured network by network (CNP, WA, reference; the reference checkpoint
 need not exist) and its sampling time per image is estimated as reference +
 NFE x (CNP + WA); --full-sampling also runs the real sampler (slow on CPU at 256).
-See crbench/leaderboard/benchmark.py for the exact definitions.
+See crbench/analysis/ (benchmark.py, flops.py, profiling.py) for the exact definitions.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def parse_args(argv=None, prog: str = PROG):
 def main(argv=None, prog: str = PROG) -> int:
     import torch
 
-    from crbench.leaderboard.benchmark import benchmark_config, write_json
+    from crbench.analysis.benchmark import benchmark_config, write_json
     args = parse_args(argv, prog)
     if args.threads:
         torch.set_num_threads(args.threads)

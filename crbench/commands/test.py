@@ -67,11 +67,11 @@ def main(argv=None, prog: str = PROG) -> int:
             value_range=find_value_range(cfg.test_dataloader.dataset.pipeline))]
 
     from mmengine.dist import is_main_process
-    from mmengine.runner import Runner
-    from crbench.engine import (UntrustedCheckpointError, WeightsMismatchError,
-                                init_cpu_distributed, load_weights)
+    from crbench.engine.runner import Runner  # console without the config dump
+    from crbench.engine import UntrustedCheckpointError, WeightsMismatchError, load_weights
+    from crbench.engine.dist import init_distributed  # torn down at exit, see there
     from crbench.results import record_test_run
-    init_cpu_distributed(args.launcher)
+    init_distributed(args.launcher)
     try:
         runner = Runner.from_cfg(cfg)  # builds DE's frozen reference: loaded strictly too
         load_weights(runner.model, args.checkpoint, cfg=cfg)  # strict; generator-only accepted

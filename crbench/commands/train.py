@@ -40,9 +40,9 @@ def main(argv=None, prog: str = PROG) -> int:
         cfg.resume, cfg.load_from = True, args.resume
     cfg.launcher = args.launcher
 
-    from mmengine.runner import Runner
-    from crbench.engine import init_cpu_distributed
-    init_cpu_distributed(args.launcher)
+    from crbench.engine.runner import Runner  # console without the config dump
+    from crbench.engine.dist import init_distributed  # torn down at exit, see there
+    init_distributed(args.launcher)
     if cfg.get('stages'):
         # Multi-stage frameworks (DE: diffusion, then WA, then joint) run every
         # stage in order in one command; see crbench/engine/multi_stage.py.

@@ -105,6 +105,23 @@ class BaseCRDataset(BaseDataset):
     def synthetic(self) -> bool:
         return self.synthetic_record is not None
 
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        """Check one split of a user's copy and fill ``report``; never writes anything.
+
+        ``cfg`` is the dataset config without its pipeline (``data_root``,
+        ``split``, ...); ``report`` is a :class:`crbench.datasets.check.SplitReport`
+        whose ``dataset``, ``found``, ``published``, ``errors``, ``warnings`` and
+        ``files_checked`` the dataset sets, reusing its own scan of the layout.
+        ``deep`` decodes every pixel; ``max_samples`` limits the inspected files
+        (counting and pairing always cover all); ``progress()`` is called per file.
+        ``tools/check_dataset.py`` calls it for every split a config uses.
+        """
+        report.errors.append(f'{cls.__name__} does not implement check_split, so its files '
+                             'cannot be checked; build the dataset instead to see whether '
+                             'it loads')
+
     def layout_error(self, problem: str):
         raise DatasetLayoutError(
             f'{type(self).__name__} ({self.DATASET_NAME}, split {self.split!r}): {problem}.\n'

@@ -1,9 +1,12 @@
 """CUHK-CR1 (thin cloud) and CUHK-CR2 (thick cloud), docs/datasets.md §2."""
+import os
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from crbench.registry import DATASETS
-from .base import VAL_FRACTION, VAL_SPLIT_SEED, BaseCRDataset
+from .base import (VAL_FRACTION, VAL_SPLIT_SEED, BaseCRDataset, carve_validation_split,
+                   natural_key)
+from .file_checks import inspect_files, png_check, subsample
 
 CUHK_LAYOUT = """\
   C-CUHK/
@@ -15,6 +18,43 @@ CUHK_LAYOUT = """\
       ├── CUHK-CR1/{train,test}/{cloud,label}/<n>.png   NIR (first channel used)
       └── CUHK-CR2/...
   (the archive's top folder is 'C-CUHK - 副本': rename it to C-CUHK)"""
+
+# Samples per split of the published release (docs/datasets.md §2).
+PUBLISHED_COUNTS = {'CUHK-CR1': {'train': 534, 'test': 134},
+                    'CUHK-CR2': {'train': 448, 'test': 111}}
+
+
+def default_nir_root(data_root: str) -> str:
+    """``C-CUHK/nir/<name>`` for ``data_root`` = ``C-CUHK/<name>``."""
+    data_root = data_root.rstrip('/')
+    return osp.join(osp.dirname(data_root), 'nir', osp.basename(data_root))
+
+
+def split_folders(data_root: str, split: str, nir_root: Optional[str] = None,
+                  use_nir: bool = True) -> Dict[str, str]:
+    """The folders one split reads: ``cloud``, ``label`` and, with NIR, ``nir_cloud``,
+    ``nir_label`` (RGB and NIR images of one sample share a file name)."""
+    folders = {'cloud': osp.join(data_root, split, 'cloud'),
+               'label': osp.join(data_root, split, 'label')}
+    if use_nir:
+        nir_root = nir_root or default_nir_root(data_root)
+        folders['nir_cloud'] = osp.join(nir_root, split, 'cloud')
+        folders['nir_label'] = osp.join(nir_root, split, 'label')
+    return folders
+
+
+def parent_folder_hint(data_root: str) -> str:
+    """A hint when ``data_root`` is the C-CUHK folder instead of one dataset inside it."""
+    inside = [n for n in PUBLISHED_COUNTS if osp.isdir(osp.join(data_root, n))]
+    if not inside:
+        return ''
+    return (f'; {data_root!r} holds {", ".join(inside)}: pass that folder, e.g. '
+            f'--data-root {osp.join(data_root, inside[-1])}')
+
+
+def list_pngs(folder: str) -> List[str]:
+    """PNG file names in ``folder``, natural order."""
+    return sorted((n for n in os.listdir(folder) if n.lower().endswith('.png')), key=natural_key)
 
 
 def cuhk_folder(split: str) -> str:
@@ -55,8 +95,7 @@ class CUHKCRDataset(BaseCRDataset):
         data_root = osp.expanduser(str(data_root)).rstrip('/')
         self.use_nir = use_nir
         self.val_seed, self.val_fraction = val_seed, val_fraction
-        self.nir_root = nir_root or osp.join(osp.dirname(data_root), 'nir',
-                                             osp.basename(data_root))
+        self.nir_root = nir_root or default_nir_root(data_root)
         if dataset_name is not None:
             self.DATASET_NAME = dataset_name
         super().__init__(data_root=data_root, split=split, **kwargs)
@@ -67,14 +106,14 @@ class CUHKCRDataset(BaseCRDataset):
         return cuhk_folder(self.split)
 
     def load_data_list(self) -> List[dict]:
-        folders = {'cloud': osp.join(self.data_root, self.folder, 'cloud'),
-                   'label': osp.join(self.data_root, self.folder, 'label')}
-        if self.use_nir:
-            if not osp.isdir(self.nir_root):
-                self.layout_error(f'the NIR tree {self.nir_root!r} is missing (set nir_root, '
-                                  'or use_nir=False for RGB only)')
-            folders['nir_cloud'] = osp.join(self.nir_root, self.folder, 'cloud')
-            folders['nir_label'] = osp.join(self.nir_root, self.folder, 'label')
+        folders = split_folders(self.data_root, self.folder, self.nir_root, self.use_nir)
+        for key in ('cloud', 'label'):  # the RGB tree first: it is what data_root names
+            if not osp.isdir(folders[key]):
+                self.layout_error(f'folder {folders[key]!r} is missing'
+                                  + parent_folder_hint(self.data_root))
+        if self.use_nir and not osp.isdir(self.nir_root):
+            self.layout_error(f'the NIR tree {self.nir_root!r} is missing (set nir_root, '
+                              'or use_nir=False for RGB only)')
         names = {key: self.list_files(folder) for key, folder in folders.items()}
         reference = names['label']
         for key, listed in names.items():
@@ -100,3 +139,39 @@ class CUHKCRDataset(BaseCRDataset):
                 info['gt_nir_path'] = osp.join(folders['nir_label'], name)
             data_list.append(info)
         return self.finish_data_list(data_list)
+
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        root = report.data_root.rstrip('/')
+        name = cfg.get('dataset_name') or osp.basename(root)
+        report.dataset = name
+        report.published = PUBLISHED_COUNTS.get(name, {}).get(cuhk_folder(report.split))
+        if report.split in ('train', 'val'):
+            report.published, report.published_note = None, 'carved from the published train'
+        folders = split_folders(root, cuhk_folder(report.split), cfg.get('nir_root'),
+                                cfg.get('use_nir', True))
+        names = {}
+        for key, folder in folders.items():
+            if not osp.isdir(folder):
+                report.errors.append(f'folder {folder!r} is missing')
+                continue
+            names[key] = set(list_pngs(folder))
+        if report.errors:
+            return
+        union = sorted(set().union(*names.values()), key=natural_key)
+        complete = [n for n in union if all(n in listed for listed in names.values())]
+        if report.split in ('train', 'val') and len(complete) >= 2:
+            kept = set(carve_validation_split([osp.splitext(n)[0] for n in complete],
+                                              cfg.get('val_seed', VAL_SPLIT_SEED),
+                                              cfg.get('val_fraction', VAL_FRACTION))[report.split])
+            complete = [n for n in complete if osp.splitext(n)[0] in kept]
+        report.found = len(complete)
+        for n in union:
+            absent = [folders[k] for k, listed in names.items() if n not in listed]
+            if absent:
+                report.errors.append(f'missing partner: {n} has no file in {absent}')
+        channels = {'cloud': 3, 'label': 3, 'nir_cloud': 1, 'nir_label': 1}
+        inspect_files([(osp.join(folders[k], n), png_check(channels[k], deep))
+                       for n in subsample(complete, max_samples) for k in folders],
+                      report, progress)

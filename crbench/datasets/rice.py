@@ -46,7 +46,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import numpy as np
 
 from crbench.registry import DATASETS
-from .base import VAL_FRACTION, VAL_SPLIT_SEED, BaseCRDataset, natural_key
+from .base import VAL_FRACTION, VAL_SPLIT_SEED, BaseCRDataset, DatasetLayoutError, natural_key
+from .file_checks import inspect_files, png_check, subsample
 
 RICE_LAYOUT = """\
   RICE_DATASET/                   <- data_root (as extracted from RICE_DATASET.zip)
@@ -225,3 +226,36 @@ class RICEDataset(BaseCRDataset):
                                       for i in incomplete[:3]))
             self.skipped += incomplete
         return self.finish_data_list(data_list)
+
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        version = cfg.get('version', 1)
+        report.dataset = f'RICE{version}'
+        folder = resolve_rice_root(report.data_root, version)
+        if folder is None:
+            report.errors.append(f'no RICE{version}/cloud folder under {report.data_root!r}')
+            return
+        _, _, unpaired = scan_rice_pairs(folder)
+        report.errors.extend(f'missing partner: {u} is in only one of '
+                             f'{osp.join(folder, "cloud")!r} and {osp.join(folder, "label")!r}'
+                             for u in unpaired)
+        kwargs = {k: v for k, v in cfg.items() if k in ('version', 'split_file', 'split_seed')}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # the unpaired files are listed above
+                dataset = cls(data_root=report.data_root, split=report.split, **kwargs)
+        except (DatasetLayoutError, ValueError) as err:
+            report.errors.append(str(err).split('\nExpected layout')[0])
+            return
+        report.found = len(dataset)
+        source = dataset.split_source
+        report.published_note = (f'8:2 from {osp.basename(source)}' if source
+                                 else '8:2 of the ids on disk')
+        files = []
+        for info in subsample(dataset.data_list, max_samples):
+            files += [(info['cloudy_path'], png_check(3, deep)),
+                      (info['gt_path'], png_check(3, deep))]
+            if 'cloud_mask_path' in info:
+                files.append((info['cloud_mask_path'], png_check(1, deep)))
+        inspect_files(files, report, progress)

@@ -47,6 +47,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from crbench.registry import DATASETS
 from .base import BaseCRDataset, natural_key
+from .file_checks import subsample
+from .transforms.geotiff import geotiff_header, read_geotiff
+from .transforms.loading import ImageReadError
 
 SEN12MSCR_LAYOUT = """\
   SEN12MSCR/                         <- data_root (the 12 archives extracted here)
@@ -194,6 +197,11 @@ def key_name(key: Key) -> str:
     return f'{roi}_{season} scene {scene} patch p{patch}'
 
 
+def has_season_folders(root: str) -> bool:
+    """Whether ``root`` holds at least one ``ROIs*_<season>_{s1,s2,s2_cloudy}`` folder."""
+    return any(SEASON_DIR_RE.match(n) for n in os.listdir(root))
+
+
 def describe_missing(key: Key, missing: List[str]) -> str:
     return f'{key_name(key)}: no {"/".join(missing)} file'
 
@@ -229,7 +237,7 @@ class SEN12MSCRDataset(BaseCRDataset):
     def build_index(self) -> SEN12MSCRIndex:
         def in_split(roi_season, scene):
             return scene_in_split(roi_season, scene, self.split, self.split_mode)
-        if not any(SEASON_DIR_RE.match(n) for n in os.listdir(self.data_root)):
+        if not has_season_folders(self.data_root):
             self.layout_error(f'no ROIs*_{{s1,s2,s2_cloudy}} folder in {self.data_root!r}')
         return scan_sen12mscr(self.data_root, in_split)
 
@@ -255,3 +263,47 @@ class SEN12MSCRDataset(BaseCRDataset):
                 scene=scene, patch=patch, sar_path=paths['s1'], cloudy_path=paths['s2_cloudy'],
                 gt_path=paths['s2'], band_names=list(S2_BANDS), sar_band_names=list(S1_BANDS)))
         return self.finish_data_list(data_list)
+
+    # Bands and dtype of each file of a triplet, as released.
+    FILE_SPECS = {'s1': (2, 'float32'), 's2': (13, 'uint16'), 's2_cloudy': (13, 'uint16')}
+
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        mode = cfg.get('split_mode', 'exact')
+        if mode not in SPLIT_MODES:
+            report.errors.append(f'split_mode {mode!r} is not one of {SPLIT_MODES}')
+            return
+        report.dataset = cls.DATASET_NAME
+        report.published = PUBLISHED_COUNTS[mode].get(report.split)
+        report.published_note = mode
+        root = report.data_root
+        if not has_season_folders(root):
+            report.errors.append(f'no ROIs*_{{s1,s2,s2_cloudy}} folder in {root!r}')
+            return
+        index = scan_sen12mscr(root, lambda rs, sc: scene_in_split(rs, sc, report.split, mode))
+        complete = index.complete()
+        report.found = len(complete)
+        report.errors.extend(f'missing partner: {describe_missing(k, m)}'
+                             for k, m in index.incomplete())
+        report.warnings.extend(f'not part of the layout, ignored: {osp.join(root, p)}'
+                               for p in index.unparsed)
+        for key in subsample(complete, max_samples):
+            headers = {}
+            for mod, (count, dtype) in cls.FILE_SPECS.items():
+                path = index.triplets[key][mod]
+                report.files_checked += 1
+                try:
+                    if deep:
+                        _, headers[mod] = read_geotiff(path, count, dtype)
+                    else:
+                        headers[mod] = geotiff_header(path, count, dtype)
+                except ImageReadError as err:
+                    report.errors.append(str(err))
+                if progress is not None:
+                    progress()
+            grids = {(h['crs'], tuple(round(v, 6) for v in h['transform']), h['height'],
+                      h['width']) for h in headers.values()}
+            if len(grids) > 1:
+                report.warnings.append(f'{key_name(key)}: the three files are not '
+                                       'on the same grid (CRS / transform / size differ)')

@@ -31,6 +31,8 @@ from typing import List, Optional, Sequence
 
 from crbench.registry import DATASETS
 from .base import BaseCRDataset, natural_key
+from .file_checks import inspect_files, subsample
+from .transforms.geotiff import read_hwc_tiff, tiff_header
 
 SEN2MTC_LAYOUT = """\
   <data_root>/                      e.g. CTGAN/Sen2_MTC/dataset (holds the three lists)
@@ -40,6 +42,7 @@ SEN2MTC_LAYOUT = """\
       └── cloud/<TILE>_<k>_{0,1,2}.tif      the three cloudy dates, same format
   (some copies nest one more CTGAN/ level or ship Sen2_MTC.zip: unzip it first)"""
 
+# Samples per split of the published release (docs/datasets.md §5).
 PUBLISHED_COUNTS = {'train': 2380, 'val': 350, 'test': 687}
 BANDS = ('R', 'G', 'B', 'NIR')
 NUM_TIME_STEPS = 3
@@ -186,3 +189,35 @@ class Sen2MTCNewDataset(BaseCRDataset):
             info.update(time_steps=list(self.time_steps), band_names=list(BANDS[:3]),
                         cloudy_band_names=list(BANDS))
         return self.finish_data_list(index.samples)
+
+    @classmethod
+    def check_split(cls, cfg: dict, report, deep: bool = False,
+                    max_samples: Optional[int] = None, progress=None) -> None:
+        import numpy as np
+        report.dataset = cls.DATASET_NAME
+        report.published = PUBLISHED_COUNTS.get(report.split)
+        try:
+            steps = time_steps_for(cfg.get('multi_temporal', NUM_TIME_STEPS),
+                                   cfg.get('mono_temporal'))
+        except ValueError as err:
+            report.errors.append(str(err))
+            return
+        index = scan_sen2mtc(report.data_root, report.split, steps)
+        report.errors.extend(index.errors)
+        report.found = len(index.samples) if not index.errors else None
+        report.errors.extend(f'missing partner: {m}' for m in index.missing)
+        report.warnings.extend(f'not a .tif, ignored: {p}' for p in index.ignored)
+        report.warnings.extend(f'cloudy file without a cloudless target, unused: {p}'
+                               for p in index.orphans)
+
+        def check(path):
+            header = tiff_header(path, len(BANDS))
+            if deep:
+                read_hwc_tiff(path, len(BANDS))
+            if header['dtype'] != np.uint16:
+                report.warnings.append(f'{path!r} stores {header["dtype"]}; the release is '
+                                       'uint16 (the values are used as they are)')
+            return None
+
+        inspect_files([(p, check) for info in subsample(index.samples, max_samples)
+                       for p in [info['gt_path'], *info['cloudy_path']]], report, progress)

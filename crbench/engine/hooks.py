@@ -6,12 +6,15 @@ from mmengine.hooks import Hook
 from PIL import Image
 
 from crbench.registry import HOOKS
-from crbench.visualization.grids import comparison_grid
+from crbench.visualization.grids import COMPARISON_LABELS, MIN_PANEL, comparison_grid
 
 
 @HOOKS.register_module()
 class ComparisonImageHook(Hook):
     """Save ``cloudy | prediction | target`` PNGs for the first test images.
+
+    Panels are labelled and small images enlarged (nearest) to at least
+    ``MIN_PANEL`` pixels (``crbench.visualization.grids``).
 
     Multi-temporal inputs show their first frame. Files are named by sample id;
     frameworks that predict an attention or cloud-mask map (``aux_map``: SpA-GAN,
@@ -38,7 +41,8 @@ class ComparisonImageHook(Hook):
                 cloudy = cloudy[0]
             gt = sample.gt.cpu()
             cloudy = cloudy[:gt.shape[0]] if cloudy.shape[0] > gt.shape[0] else cloudy
-            grid = comparison_grid([cloudy, sample.pred.cpu(), gt], rgb_bands=self.rgb_bands)
+            grid = comparison_grid([cloudy, sample.pred.cpu(), gt], rgb_bands=self.rgb_bands,
+                                   labels=COMPARISON_LABELS, min_panel=MIN_PANEL)
             name = str(sample.metainfo.get('sample_id', f'{batch_idx:05d}'))
             Image.fromarray(grid).save(osp.join(self.out_dir, f'{name}.png'))
             if 'aux_map' in sample:  # SpA-GAN attention / AMGAN-CR mask, min-max stretched

@@ -447,7 +447,7 @@ def train_stages(cfg) -> Dict[str, str]:
     final checkpoint of each stage that ran or was already complete."""
     import logging
     from mmengine.dist import barrier, is_main_process
-    from mmengine.runner import Runner
+    from crbench.engine.runner import Runner  # console without the config dump
 
     stages = parse_stages(cfg)
     if cfg.get('resume') and cfg.get('load_from'):

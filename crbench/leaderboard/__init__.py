@@ -7,8 +7,8 @@ runs) and ``leaderboard/efficiency/*.json`` (``crbench benchmark``);
 the model index (nothing is listed here); ``sections`` arranges the tables,
 ``markdown`` and ``html`` render them (the page's CSS/JS are in ``static/``),
 ``render`` writes everything, ``plots`` the PNG figures. Entry point:
-``crbench leaderboard`` (``tools/leaderboard.py``). ``benchmark`` (imported on
-demand: it needs torch) measures a model's cost.
+``crbench leaderboard`` (``tools/leaderboard.py``). A model's cost is measured by
+``crbench.analysis`` (it needs torch), not here.
 """
 from .collect import (LeaderboardError, LeaderboardWarning, RefusedMetricError,
                       ReportedCSVError, build_tidy, check_metric_key, is_refused_metric,

@@ -231,7 +231,7 @@ EFFICIENCY_INTRO = (
     '(convolutions, matrix products and attention; elementwise ops, normalisation and pooling '
     'are not counted). *MACs, paper convention*: the same call counted by the rules of the '
     '`thop` package\'s `profile`, which the papers\' MAC columns use (reimplemented in '
-    '`crbench/leaderboard/benchmark.py`, `count_macs_thop_convention`): no attention or other '
+    '`crbench/analysis/flops.py`, `count_macs_thop_convention`): no attention or other '
     'functional ops, transposed convolutions counted stride² times, and a module shared by k '
     'parents counted k² times. For diffusion models Params, MACs and Latency are one network '
     'evaluation (DE: CNP + WA, reference network excluded, as DE Table X and EMRDM Table 6 '

@@ -32,9 +32,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from crbench.visualization.grids import comparison_grid, display_bands, stretch
-
-MIN_PANEL = 128  # panels are enlarged (nearest neighbour) to at least this many pixels
+from crbench.visualization.grids import (comparison_grid, display_bands, enlarge,
+                                         enlarge_factor, stretch)
 
 
 def _pyplot():
@@ -110,8 +109,7 @@ class DESamplingRecorder:
 # --------------------------------------------------------------------------- figures
 def _enlarge(image: np.ndarray) -> np.ndarray:
     """Nearest-neighbour enlargement so that small images stay visible."""
-    factor = max(1, math.ceil(MIN_PANEL / max(1, min(image.shape[:2]))))
-    return image.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else image
+    return enlarge(image, enlarge_factor(*image.shape[:2]))
 
 
 def _limits(base: torch.Tensor, rgb_bands, percentiles=(1.0, 99.0)) -> Tuple[float, float]:
@@ -229,7 +227,7 @@ def save_trajectory(trajectory: Sequence[Tuple[int, torch.Tensor]], path: str, *
     limits = _limits(images[0] if gt is not None else trajectory[-1][1], rgb_bands)
     gap = 4
     h, w = images[0].shape[-2:]
-    factor = max(1, math.ceil(MIN_PANEL / max(1, min(h, w))))
+    factor = enlarge_factor(h, w)
     panels = [im.detach().float().cpu().repeat_interleave(factor, -2)
               .repeat_interleave(factor, -1) for im in images]  # enlarged, gaps not
     grid = comparison_grid(panels, rgb_bands=rgb_bands, gap=gap, limits=limits)

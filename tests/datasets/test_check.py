@@ -159,3 +159,35 @@ def test_tool_exit_status(roots, tmp_path, capsys):
     assert 'RICE1' in capsys.readouterr().out
     assert tool.main([config('rice1'), '--data-root', str(tmp_path)]) == 1
     assert 'no RICE1/cloud folder' in capsys.readouterr().out
+
+
+def test_each_dataset_checks_itself_and_plugins_can_too(tmp_path):
+    """The report dispatches to ``<Dataset>.check_split``; a registered dataset of a plugin
+    brings its own check, one without gets a clear error naming the method."""
+    from crbench.datasets import BaseCRDataset, cuhk_cr
+    from crbench.datasets.synthetic import cuhk as synthetic_cuhk
+    from crbench.registry import DATASETS
+
+    # one place for CUHK-CR's published counts, read by the check and the generator
+    assert synthetic_cuhk.CUHK_COUNTS is cuhk_cr.PUBLISHED_COUNTS
+    top = write_cuhk(str(tmp_path), 'CUHK-CR2', {'train': 2, 'test': 1}, size=16)
+    nir = osp.join(top, 'nir', 'CUHK-CR2')
+    assert cuhk_cr.default_nir_root(osp.join(top, 'CUHK-CR2') + '/') == nir
+
+    name = f'PluginCheckedDataset{os.getpid()}'
+
+    @DATASETS.register_module(name=name)
+    class PluginChecked(BaseCRDataset):
+        @classmethod
+        def check_split(cls, cfg, report, deep=False, max_samples=None, progress=None):
+            report.dataset, report.found, report.published = 'Plugin', 7, 9
+
+    unchecked = f'PluginUncheckedDataset{os.getpid()}'
+    DATASETS.register_module(name=unchecked, module=type('Unchecked', (BaseCRDataset,), {}))
+    report = check_dataset([dict(type=name, data_root=str(tmp_path), split='test'),
+                            dict(type=unchecked, data_root=str(tmp_path), split='test')])
+    plugin, other = report.splits
+    assert (plugin.dataset, plugin.found, plugin.published, plugin.status) == \
+        ('Plugin', 7, 9, 'count differs')
+    assert any('does not implement check_split' in e for e in other.errors)
+    assert report.exit_status == 1

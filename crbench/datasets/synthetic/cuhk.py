@@ -6,11 +6,10 @@ from typing import Dict
 import numpy as np
 from PIL import Image
 
+from ..cuhk_cr import PUBLISHED_COUNTS as CUHK_COUNTS  # real sizes; tests write far fewer
 from .marker import write_synthetic_marker
 from .scenes import cloud_layer, land_cover_scene
 
-# Real split sizes, for reference; tests and the demo write far fewer.
-CUHK_COUNTS = {'CUHK-CR1': {'train': 534, 'test': 134}, 'CUHK-CR2': {'train': 448, 'test': 111}}
 CLOUD_KIND = {'CUHK-CR1': 'thin', 'CUHK-CR2': 'thick'}
 # Reflectance → 8-bit digital number, roughly how the Jilin-1 PNGs are stretched.
 DN_GAIN = 600.0

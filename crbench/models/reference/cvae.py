@@ -13,6 +13,7 @@ from torch import nn
 
 from crbench.registry import MODELS
 
+from .layers import ChannelAttention
 from .spagan import check_image
 
 
@@ -75,18 +76,6 @@ class ViTPosteriorEncoder(nn.Module):
             tokens = block(tokens)
         tokens = self.norm(tokens)
         return self.to_mu(tokens[:, 0]), self.to_logvar(tokens[:, 1])
-
-
-class ChannelAttention(nn.Module):
-    """GAP → 1×1 (C/4) → ReLU → 1×1 (C) → sigmoid, multiplied onto x."""
-
-    def __init__(self, channels: int, reduction: int = 4):
-        super().__init__()
-        self.down = nn.Conv2d(channels, channels // reduction, 1)
-        self.up = nn.Conv2d(channels // reduction, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.up(F.relu(self.down(F.adaptive_avg_pool2d(x, 1)))))
 
 
 def _conv_prelu(widths) -> list:

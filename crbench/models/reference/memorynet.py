@@ -27,25 +27,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from crbench.registry import MODELS
+from .layers import ChannelAttention
 
 
 def _conv(in_ch: int, out_ch: int, kernel_size: int, bias: bool) -> nn.Conv2d:
     # 'same' padding for odd kernels: every feature map keeps its patch size.
     return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=bias)
-
-
-class ChannelAttention(nn.Module):
-    """Squeeze-and-excitation gate: global mean -> 1x1 down -> ReLU -> 1x1 up -> sigmoid."""
-
-    def __init__(self, channels: int, reduction: int, bias: bool):
-        super().__init__()
-        self.down = nn.Conv2d(channels, channels // reduction, 1, bias=bias)
-        self.up = nn.Conv2d(channels // reduction, channels, 1, bias=bias)
-
-    def forward(self, x):
-        w = x.mean(dim=(2, 3), keepdim=True)
-        w = torch.sigmoid(self.up(F.relu(self.down(w))))
-        return x * w
 
 
 class CAB(nn.Module):

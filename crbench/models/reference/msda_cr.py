@@ -15,6 +15,7 @@ from torch import nn
 
 from crbench.registry import MODELS
 
+from .layers import ChannelAttention
 from .spagan import check_image
 
 
@@ -36,19 +37,6 @@ class DenseStack(nn.Module):
         for conv in self.layers:
             x = torch.cat([x, F.relu(conv(x))], dim=1)
         return x
-
-
-class ChannelAttention(nn.Module):
-    """Squeeze-excitation gate: GAP → 1×1 (C/r) → ReLU → 1×1 (C) → sigmoid → × x."""
-
-    def __init__(self, channels: int, reduction: int = 4):
-        super().__init__()
-        self.down = nn.Conv2d(channels, channels // reduction, 1)
-        self.up = nn.Conv2d(channels // reduction, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.adaptive_avg_pool2d(x, 1)
-        return x * torch.sigmoid(self.up(F.relu(self.down(y))))
 
 
 class StyleRDB(nn.Module):

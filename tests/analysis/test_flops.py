@@ -1,4 +1,5 @@
-"""The papers' MAC convention (thop's ``profile``), reimplemented without thop.
+"""crbench.analysis.flops: exact MACs (FlopCounterMode) and the papers' MAC convention
+(thop's ``profile``), reimplemented without thop.
 
 EMRDM Table 6(b) prints, for CUHK-CR at 1x4x256x256, MemoryNet 548.65 G and
 MSDA-CR 53.45 G MACs, counted with thop. ``count_macs_thop_convention`` gives,
@@ -26,8 +27,8 @@ import pytest
 import torch
 from torch import nn
 
-from crbench.leaderboard.benchmark import (count_macs, count_macs_thop_convention,
-                                           thop_convention_counts)
+from crbench.analysis.flops import (conv2d_macs, count_macs, count_macs_thop_convention,
+                                   thop_convention_counts)
 
 PAPER_MACS_G = {'memorynet': 548.65, 'msda_cr': 53.45}  # EMRDM Table 6(b), CUHK-CR
 
@@ -112,21 +113,37 @@ def test_rule_table(module, shape, expected):
     assert count_macs_thop_convention(module, torch.randn(*shape)) == expected
 
 
-def test_efficiency_table_shows_both_counts():
-    from crbench.leaderboard.render import SHARED_FOOTNOTE, _efficiency_md, efficiency_rows
-    rec = {'model': 'memorynet', 'config': 'configs/memorynet/memorynet_cuhkcr2.py',
-           'dataset': 'CUHK-CR2', 'input_shapes': {'cloudy': [1, 4, 256, 256]},
-           'device': 'cpu', 'params': 3638993, 'macs': 141096541992, 'latency_ms': 1.0,
-           'macs_G_paper_convention': 563.236462376,
-           'macs_G_paper_convention_shared_once': 141.231152936}
-    rows = efficiency_rows(None, [rec])
-    cells, values = rows[0]['cells'], rows[0]['values']
-    assert cells['MACs (G)'] == '141.10'
-    assert cells['MACs, paper convention (G)'] == '563.24 †'
-    assert values['MACs, paper convention (G)'] == 563.24
-    assert 'counted once: 141.23 G' in cells['Notes']
-    assert SHARED_FOOTNOTE in '\n'.join(_efficiency_md(rows, 'efficiency/'))
-    # older JSONs without the field, and nothing shared: no mark, no footnote
-    del rec['macs_G_paper_convention']
-    rows = efficiency_rows(None, [rec])
-    assert SHARED_FOOTNOTE not in '\n'.join(_efficiency_md(rows, 'efficiency/'))
+# ---------------------------------------------------------------------------
+# FlopCounterMode MACs against closed forms
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('kw, hw, expected', [
+    # Cout * Hout * Wout * Cin/groups * kh * kw, written out by hand
+    (dict(in_channels=3, out_channels=8, kernel_size=3, padding=1), (32, 32),
+     8 * 32 * 32 * 3 * 3 * 3),
+    (dict(in_channels=4, out_channels=16, kernel_size=3, stride=2, padding=1), (32, 20),
+     16 * 16 * 10 * 4 * 3 * 3),
+    (dict(in_channels=8, out_channels=8, kernel_size=5, groups=4), (17, 17),
+     8 * 13 * 13 * 2 * 5 * 5),
+    (dict(in_channels=6, out_channels=2, kernel_size=3, dilation=2, padding=2, bias=False),
+     (9, 12), 2 * 9 * 12 * 6 * 3 * 3),
+    (dict(in_channels=5, out_channels=7, kernel_size=1), (8, 8), 7 * 8 * 8 * 5),
+])
+def test_conv2d_macs_closed_form(kw, hw, expected):
+    conv = nn.Conv2d(**kw)
+    x = torch.randn(1, kw['in_channels'], *hw)
+    macs, by_op, out = count_macs(conv, x)
+    assert out.shape[-2:] == conv(x).shape[-2:]
+    assert conv2d_macs(conv, *hw) == expected
+    assert macs == expected
+    assert by_op == {'convolution': expected}
+    # batch scales linearly
+    assert count_macs(conv, x.expand(3, -1, -1, -1).contiguous())[0] == 3 * expected
+
+
+def test_linear_and_attention_macs():
+    lin = nn.Linear(10, 6)
+    assert count_macs(lin, torch.randn(4, 10))[0] == 4 * 10 * 6
+    q = k = v = torch.randn(1, 2, 16, 8)  # B, heads, tokens, dim
+    macs, by_op, _ = count_macs(torch.nn.functional.scaled_dot_product_attention, q, k, v)
+    assert macs == 2 * (2 * 16 * 16 * 8)  # q k^T and attn v
