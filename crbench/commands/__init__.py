@@ -30,4 +30,6 @@ COMMANDS = {
                     'synthetic data -> train -> test -> leaderboard, in a few minutes on CPU'),
     'zoo': Command('crbench.commands.zoo',
                    'list the model index: configs, papers, official weights, results'),
+    'compare': Command('crbench.evaluation.compare',
+                       'compare two test runs image by image: paired CI, Wilcoxon, win rate'),
 }

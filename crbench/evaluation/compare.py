@@ -118,10 +118,10 @@ def render(result: dict) -> str:
     return '\n'.join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = 'crbench compare') -> int:
     """``crbench compare`` / ``tools/compare_runs.py``: 0 on success, 2 if refused."""
     parser = argparse.ArgumentParser(
-        prog='compare_runs', description=__doc__,
+        prog=prog, description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('run_a', help='result JSON of run A')
     parser.add_argument('run_b', help='result JSON of run B (differences are B - A)')

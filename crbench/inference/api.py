@@ -48,35 +48,6 @@ class RestoreError(ValueError):
 
 
 # --------------------------------------------------------------------------- loading
-def _load_weights(model: torch.nn.Module, path: str) -> None:
-    """Load ``path`` into ``model`` strictly: every key must match, or nothing runs.
-
-    Files are read under crbench's trust rule (crbench/engine/compat.py): crbench's
-    own checkpoints fully, anything else as plain tensors. Official checkpoints must
-    be converted first (tools/model_converters/).
-    """
-    from crbench.engine.compat import load_checkpoint_file
-    obj = load_checkpoint_file(path, map_location='cpu')
-    state = obj.get('state_dict', obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise RuntimeError(f'{path!r} holds no state dict of tensors; pass a checkpoint '
-                           'written by tools/train.py or by a converter in tools/model_converters/')
-    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        def short(keys):
-            return f'{len(keys)} {keys[:5]}{" …" if len(keys) > 5 else ""}'
-        raise RuntimeError(
-            f'the weights in {path!r} do not fit this model: missing {short(missing)}, '
-            f'unexpected {short(unexpected)}, wrong shape {short(wrong_shape)}. Pass the config '
-            'the checkpoint was trained with; official checkpoints must be converted first '
-            '(tools/model_converters/convert_collection.py, convert_emrdm.py)')
-    model.load_state_dict(state, strict=True)
-
-
 def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
                cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build a config's model, load ``checkpoint`` strictly, and put it in eval mode.
@@ -105,7 +76,10 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
     register_all_modules()
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        _load_weights(model, checkpoint)
+        # one strict loader for test, inference, DE's prior and this API: missing or
+        # unexpected keys name the file and the converter to run
+        from crbench.engine.checkpoint import load_weights
+        model.load_meta = load_weights(model, checkpoint, cfg=cfg)
     model.cfg = cfg
     return model.to(device).eval()
 

@@ -55,7 +55,7 @@ class LeaderboardWarning(UserWarning):
 
 def default_leaderboard_dir() -> Path:
     """The checkout's ``leaderboard/``, else the copy of its inputs shipped in the
-    package (``crbench/leaderboard_data``: reported.csv, reported_efficiency.csv,
+    installed package (its ``leaderboard_data`` folder: reported.csv, reported_efficiency.csv,
     metafile.yml, efficiency/)."""
     package = Path(__file__).resolve().parents[1]
     for folder in (package.parent / 'leaderboard', package / 'leaderboard_data'):

@@ -32,7 +32,7 @@ def test_default_is_small_and_the_printed_data_root_loads(tmp_path, capsys):
                              '--train', '2', '--test', '1']) == 0
     data_root = printed_data_root(capsys.readouterr().out)
     assert data_root == osp.join(str(tmp_path), 'C-CUHK', 'CUHK-CR2')
-    dataset = CUHKCRDataset(data_root=data_root, split='train')
+    dataset = CUHKCRDataset(data_root=data_root, split='trainval')  # train + carved val
     assert len(dataset) == 2
     with Image.open(dataset.get_data_info(0)['cloudy_path']) as img:
         assert img.size == (DEFAULT_SIZE, DEFAULT_SIZE)
