@@ -5,6 +5,8 @@
 * ``MeanRevertingEDM``: EMRDM's mean-reverting process with s(t) = 1 / (1 +
   alpha t) and sigma(t) = t (EMRDM Eqs. 6, 11, 14-19).
 * ``karras_sigmas``: the EDM noise levels (EDM Eq. 5) EMRDM samples on.
+* ``sigmoid_betas`` and ``InterpolatedVP``: DiffCR's schedule, read in DPM-Solver's
+  continuous time for its fast sampler (training uses ``GaussianDiffusion``).
 
 A process describes the forward process and the quantities a reverse-time loop
 needs; the loops themselves live in ``crbench.samplers`` and the networks and
@@ -190,6 +192,113 @@ class GaussianDiffusion:
     @staticmethod
     def expand(denoised: Tensor, like: Tensor) -> Tensor:
         return denoised
+
+
+# ---- DiffCR: sigmoid schedule, DPM-Solver's continuous time over a discrete schedule ------
+def sigmoid_betas(num_timesteps: int = 2000, start: float = -3.0, end: float = 3.0,
+                  tau: float = 1.0, max_beta: float = 0.999) -> Tensor:
+    """The sigmoid schedule (Jabri et al., 2022) DiffCR trains and samples with, float64.
+
+    abar(t) = (sigmoid(end/tau) - sigmoid((t (end - start) + start)/tau))
+              / (sigmoid(end/tau) - sigmoid(start/tau)),  t = 0, 1/T, ..., 1,
+    beta_i = 1 - abar(i/T) / abar((i-1)/T), clipped to [0, max_beta].
+    """
+    if num_timesteps < 1 or tau <= 0 or not start < end:
+        raise ValueError(f'need num_timesteps >= 1, tau > 0, start < end; got {num_timesteps}, '
+                         f'{tau}, {start}, {end}')
+    t = torch.linspace(0, 1, num_timesteps + 1, dtype=torch.float64, device='cpu')
+    v_start = torch.sigmoid(torch.tensor(start / tau, dtype=torch.float64, device='cpu'))
+    v_end = torch.sigmoid(torch.tensor(end / tau, dtype=torch.float64, device='cpu'))
+    abar = (v_end - torch.sigmoid((t * (end - start) + start) / tau)) / (v_end - v_start)
+    abar = abar / abar[0]
+    return (1 - abar[1:] / abar[:-1]).clamp(0, max_beta)
+
+
+class InterpolatedVP:
+    """A discrete VP schedule read in continuous time, as DPM-Solver reads it (Lu et al. 2022).
+
+    The discrete abar_n (n = 0..N-1) sit at t_n = (n + 1)/N; log alpha(t) = 0.5 log abar
+    is linear between them, so t runs over [1/N, 1]. As DPM-Solver's ``NoiseScheduleVP``,
+    the last steps whose log-SNR lambda = log(alpha/sigma) falls below ``clip_lambda``
+    are dropped first (N shrinks), which keeps lambda finite at t = 1. ``t = 0`` stands
+    for the clean image. ``model_time(t) = 1000 (t - 1/N)`` is the time DPM-Solver's
+    ``model_wrapper`` hands to a network of a discrete schedule.
+
+    The solver view of the module docstring: sigma_ve = sigma / alpha, y = x / alpha;
+    ``spacing='process'`` is time-uniform (DPM-Solver's ``skip_type='time_uniform'``),
+    ``'logsnr'`` uniform in lambda.
+    """
+
+    def __init__(self, betas: Tensor, clip_lambda: Optional[float] = -5.1):
+        log_alpha = 0.5 * torch.log1p(-betas.to(device='cpu', dtype=torch.float64)).cumsum(0)
+        if clip_lambda is not None:
+            lam = log_alpha - 0.5 * torch.log(-torch.expm1(2 * log_alpha))
+            drop = int((lam < clip_lambda).sum())
+            if drop:
+                log_alpha = log_alpha[:-drop]
+        self.log_alpha = log_alpha
+        self.num_timesteps = len(log_alpha)
+        self.t_grid = torch.arange(1, self.num_timesteps + 1, dtype=torch.float64, device='cpu') \
+            / self.num_timesteps
+
+    def log_alpha_at(self, t: float) -> float:
+        if t <= 0:
+            return 0.0
+        return float(_interp(torch.tensor([float(t)], dtype=torch.float64, device='cpu'), self.t_grid,
+                             self.log_alpha))
+
+    def alpha_bar(self, t: float) -> float:
+        return math.exp(2 * self.log_alpha_at(t))
+
+    def model_time(self, t: Tensor) -> Tensor:
+        return (t - 1.0 / self.num_timesteps) * 1000.0
+
+    def solver_times(self, num_steps: int, spacing: str = 'process') -> List[float]:
+        """``num_steps + 1`` times from 1 to 1/N, then 0 (the clean image)."""
+        _check_spacing(spacing)
+        if num_steps < 1:
+            raise ValueError(f'num_steps must be >= 1, got {num_steps}')
+        t_end = 1.0 / self.num_timesteps
+        if spacing == 'process':
+            times = torch.linspace(1.0, t_end, num_steps + 1, dtype=torch.float64, device='cpu').tolist()
+        else:
+            lam = [-math.log(self.sigma_ve(t)) for t in (1.0, t_end)]
+            targets = torch.linspace(lam[0], lam[1], num_steps + 1, dtype=torch.float64, device='cpu')
+            lam_grid = self.log_alpha - 0.5 * torch.log(-torch.expm1(2 * self.log_alpha))
+            times = _interp(targets, lam_grid.flip(0), self.t_grid.flip(0)).tolist()
+        return times + [0.0]
+
+    @staticmethod
+    def start(x_init: Tensor, t: float) -> Tensor:
+        return x_init
+
+    @staticmethod
+    def time_batch(t: float, like: Tensor) -> Tensor:
+        return torch.full((like.shape[0],), t, device=like.device, dtype=like.dtype)
+
+    def sigma_ve(self, t: float) -> float:
+        if t <= 0:
+            return 0.0
+        abar = self.alpha_bar(t)
+        return ((1 - abar) / abar) ** 0.5
+
+    def to_ve(self, x: Tensor, t: float) -> Tensor:
+        return x / math.exp(self.log_alpha_at(t))
+
+    def from_ve(self, y: Tensor, t: float) -> Tensor:
+        return y * math.exp(self.log_alpha_at(t))
+
+    @staticmethod
+    def expand(denoised: Tensor, like: Tensor) -> Tensor:
+        return denoised
+
+
+def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """Piecewise-linear interpolation of (xp, fp) at x (xp increasing), extrapolating linearly
+    from the end segments (as DPM-Solver's ``interpolate_fn``)."""
+    idx = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
+    x0, x1, f0, f1 = xp[idx - 1], xp[idx], fp[idx - 1], fp[idx]
+    return f0 + (x - x0) * (f1 - f0) / (x1 - x0)
 
 
 # ---- EMRDM: mean-reverting EDM ---------------------------------------------------------
