@@ -11,7 +11,7 @@ _base_ = ['../_base_/models/dsen2_cr.py', '../_base_/datasets/sen12mscr.py']
 #   [0, 10000]. NaN -> the band's lower bound (crbench's SEN12MS-CR rule; the official code
 #   fills the image mean).
 # Evaluation runs on the full 256 x 256 images with the SEN12MS-CR protocol of the base.
-sar_rescale = dict(type='RescaleBandsToSymmetric', key='sar', in_ranges=[(-25.0, 0.0),
+sar_rescale = dict(type='DSen2CRRescaleBands', key='sar', in_ranges=[(-25.0, 0.0),
                                                                         (-32.5, 0.0)])
 optical_rescale = dict(type='RescaleToSymmetric', keys=('cloudy', 'gt'),
                        in_range=(0.0, 10000.0), clip=True, nan_value=0.0)
@@ -21,7 +21,7 @@ pack = dict(type='PackCRInputs', input_keys=('cloudy', 'sar'),
                        'img_shape'))
 train_pipeline = [
     {{_base_.load_triplet}},
-    dict(type='PairedRandomCrop', keys=('cloudy', 'sar', 'gt'), size=128),
+    dict(type='DSen2CRRandomCrop', keys=('cloudy', 'sar', 'gt'), size=128),
     dict(type='RandomFlipRotate90', keys=('cloudy', 'sar', 'gt'), seed=None),
     dict(type='SentinelCloudShadowMask', key='cloudy', threshold=0.2),
     sar_rescale,

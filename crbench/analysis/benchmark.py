@@ -93,8 +93,6 @@ def input_spec(cfg, size: int) -> Dict[str, tuple]:
     if 'num_bands' not in cfg:
         raise KeyError('the config (its dataset base config) defines no num_bands; '
                        'see docs/contracts.md, Configs')
-    # the cloudy input may carry more bands than the target (Sen2_MTC_New: RGB+NIR in, RGB out)
-    bands = int(cfg.get('cloudy_bands', cfg.num_bands))
     # Sen2_MTC_New: 4 cloudy bands per date, 3 target bands (num_bands)
     bands = int(cfg.get('cloudy_bands') or cfg.num_bands)
     frames = cfg.get('num_frames')

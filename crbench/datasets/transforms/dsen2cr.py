@@ -5,9 +5,9 @@
   mask, so it is computed from the cloudy Sentinel-2 image itself, in reflectance
   ×10⁴, before any rescaling (paper Sec. 4.3.2; the official data generator does
   the same on each cropped, flipped and rotated training patch).
-* ``PairedRandomCrop``: one random window for every keyed array (the official
+* ``DSen2CRRandomCrop``: one random window for every keyed array (the official
   generator reads a 128×128 window at a random offset).
-* ``RescaleBandsToSymmetric``: per-band clipping ranges (the official SAR ranges
+* ``DSen2CRRescaleBands``: per-band clipping ranges (the official SAR ranges
   are VV [-25, 0] dB and VH [-32.5, 0] dB).
 All arrays are H×W×C, as the loaders produce them.
 """
@@ -106,7 +106,7 @@ class SentinelCloudShadowMask(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class PairedRandomCrop(BaseTransform):
+class DSen2CRRandomCrop(BaseTransform):
     """Cut the same random ``size``×``size`` window out of every keyed array.
 
     Arrays are H×W×C or T×H×W×C (the H–W plane is axes (-3, -2)).
@@ -122,13 +122,13 @@ class PairedRandomCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         h, w = results[self.keys[0]].shape[-3:-1]
         if h < self.size or w < self.size:
-            raise ValueError(f'PairedRandomCrop size {self.size} exceeds the image '
+            raise ValueError(f'DSen2CRRandomCrop size {self.size} exceeds the image '
                              f'{h}×{w} ({results.get("cloudy_path")})')
         top = np.random.randint(h - self.size) if h > self.size else 0
         left = np.random.randint(w - self.size) if w > self.size else 0
         for key in self.keys:
             if results[key].shape[-3:-1] != (h, w):
-                raise ValueError(f'PairedRandomCrop: {key!r} is {results[key].shape[-3:-1]}, '
+                raise ValueError(f'DSen2CRRandomCrop: {key!r} is {results[key].shape[-3:-1]}, '
                                  f'{self.keys[0]!r} is {(h, w)}; all keys must share a grid')
             results[key] = np.ascontiguousarray(
                 results[key][..., top:top + self.size, left:left + self.size, :])
@@ -137,7 +137,7 @@ class PairedRandomCrop(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class RescaleBandsToSymmetric(BaseTransform):
+class DSen2CRRescaleBands(BaseTransform):
     """Clip each band of ``key`` to its own range and map it to [-1, 1].
 
     Args:
@@ -152,13 +152,13 @@ class RescaleBandsToSymmetric(BaseTransform):
         self.in_ranges = [(float(lo), float(hi)) for lo, hi in in_ranges]
         for lo, hi in self.in_ranges:
             if not hi > lo:
-                raise ValueError(f'RescaleBandsToSymmetric: range ({lo}, {hi}) needs high > low')
+                raise ValueError(f'DSen2CRRescaleBands: range ({lo}, {hi}) needs high > low')
         self.nan_value = nan_value
 
     def transform(self, results: dict) -> dict:
         x = np.asarray(results[self.key], dtype=np.float32)
         if x.shape[-1] != len(self.in_ranges):
-            raise ValueError(f'RescaleBandsToSymmetric: {self.key!r} has {x.shape[-1]} bands '
+            raise ValueError(f'DSen2CRRescaleBands: {self.key!r} has {x.shape[-1]} bands '
                              f'but {len(self.in_ranges)} ranges are configured')
         out = np.empty_like(x)
         for c, (lo, hi) in enumerate(self.in_ranges):

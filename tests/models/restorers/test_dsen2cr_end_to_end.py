@@ -48,7 +48,7 @@ def options(max_iters, batch_size=4, ckpt_interval=None, lr=3e-3):
 def make_cfg(dataset, work_dir, data_root, opts):
     cfg = build_cfg(CONFIGS[dataset], work_dir, data_root, opts)
     for transform in cfg.train_dataloader.dataset.pipeline:
-        if transform['type'] == 'PairedRandomCrop':
+        if transform['type'] == 'DSen2CRRandomCrop':
             transform['size'] = CROP
     return cfg
 
