@@ -165,8 +165,13 @@ def variant_reasons(config: str, cfg, cfg_options: Optional[dict],
     """
     from crbench.apis import load_config
     reasons = []
-    configs_dir = osp.join(REPO_ROOT, 'configs') + osp.sep
-    if not osp.abspath(config).startswith(configs_dir):
+    # A config outside crbench's config folders is a variant when it runs one of crbench's
+    # own models (it may change anything); a plugin's own model has no repository config.
+    from crbench.commands._common import config_roots
+    roots = [osp.abspath(r) + osp.sep for r in config_roots()] + [
+        osp.join(REPO_ROOT, 'configs') + osp.sep]
+    own_model = any(osp.isdir(osp.join(r, str(cfg.get('model_name', '')))) for r in roots)
+    if not osp.abspath(config).startswith(tuple(roots)) and own_model:
         reasons.append(f'{config} is not a repository config (configs/)')
     repo = _config_dict(load_config(config))
     effective = _config_dict(cfg)

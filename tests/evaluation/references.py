@@ -128,7 +128,7 @@ def ref_cuhk_official(pred, gt, loss_fn=None):
 
 
 def ref_render_diffcr(x):
-    """docs/datasets.md §5.7.1 in NumPy for one 3×H×W float32 torch image."""
+    """docs/datasets.md §5.7 (the RGB rendering step) in NumPy for one 3×H×W float32 torch image."""
     x = x.numpy()
     v = x * np.float32(0.5) + np.float32(0.5)
     dn = np.clip(v * np.float32(10000) + np.float32(0.5), 0, 10000)

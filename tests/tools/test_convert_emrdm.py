@@ -232,7 +232,7 @@ def test_converted_checkpoint_runs_through_tools_test(converter, tiny_config, mo
     assert test_tool.main([tiny_config, str(out), '--data-root', osp.join(root, 'CUHK-CR2'),
                            '--work-dir', str(tmp_path / 'work'), '--results-dir',
                            str(results), '--cfg-options', *loader]) == 0
-    (name, ) = os.listdir(results)
+    (name, ) = [n for n in os.listdir(results) if n.endswith('.json')]
     record = json.loads((results / name).read_text())
     assert record['n_images'] == 1 and record['dataset'] == 'CUHK-CR2'
     assert record['metrics']['PSNR'] > 0
