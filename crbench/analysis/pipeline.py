@@ -368,9 +368,9 @@ def write_json(result: dict, path: str) -> None:
 
 
 # ------------------------------------------------------------------- CLI
-def parse_args(argv=None):
+def parse_args(argv=None, prog: str = 'crbench profile'):
     parser = argparse.ArgumentParser(
-        prog='benchmark_pipeline', description=__doc__.split('\n\n')[0],
+        prog=prog, description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split('\n\n', 2)[2])
     parser.add_argument('config', help='a crbench config file')
     parser.add_argument('checkpoint', nargs='?', default=None,
@@ -442,8 +442,8 @@ def run(args) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def main(argv=None, prog: str = 'crbench profile') -> int:
+    args = parse_args(argv, prog)
     try:
         result = run(args)
     except (PipelineError, FileNotFoundError, KeyError) as err:

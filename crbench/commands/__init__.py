@@ -32,4 +32,6 @@ COMMANDS = {
                    'list the model index: configs, papers, official weights, results'),
     'compare': Command('crbench.evaluation.compare',
                        'compare two test runs image by image: paired CI, Wilcoxon, win rate'),
+    'profile': Command('crbench.analysis.pipeline',
+                       'time each stage of a test run (data, forward, metrics, writing)'),
 }
