@@ -9,14 +9,12 @@ import json
 import os.path as osp
 
 import pytest
-from helpers import load_tool
+from helpers import SMOKE_MODELS, load_tool
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMOKE = sorted(glob.glob(osp.join(REPO, 'configs', 'smoke', '*.py')))
-# every model folder (one with a metafile) has a smoke config
-MODELS = tuple(sorted(osp.basename(osp.dirname(p)) for p in
-                      glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yml'))))
+MODELS = SMOKE_MODELS
 SYNTHETIC_ROOT = 'data/synthetic/C-CUHK/CUHK-CR2'
 
 
