@@ -1,14 +1,16 @@
 """tools/model_converters/convert_collection.py on state dicts named as the official code names them.
 
-The official key names and their order are written out below (from the modules of
-littlebeen/Cloud-removal-model-collection); tensors are random with the shapes the
-crbench network expects at the matching place. The converter must pair every official
+The official key names and their order come from the official networks themselves
+(tests/data/collection_official/, dumped from littlebeen/Cloud-removal-model-collection);
+tensors are random with the shapes the crbench network expects at the matching place. The converter must pair every official
 tensor with the right crbench key, and the result must load strictly into the
 crbench frameworks.
 """
 import copy
 import os
+import json
 import os.path as osp
+import re
 import sys
 from collections import OrderedDict
 
@@ -25,114 +27,25 @@ pytestmark = pytest.mark.filterwarnings('ignore:VGGPerceptualLoss uses a RANDOM 
 
 
 # ----------------------------------------------------------------------------------------
-# Official key names, in the order the official modules register them
+# Official key names, in the order the official modules register them: dumped from the
+# official networks (tests/data/collection_official/SOURCE.md), not written from the
+# converter's tables
 # ----------------------------------------------------------------------------------------
-def wb(name, bias=True):
-    return [f'{name}.weight'] + ([f'{name}.bias'] if bias else [])
+OFFICIAL_KEYS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
+                         'collection_official', 'state_dict_keys.json')
 
 
-def spagan_generator_keys():
-    p = 'gen.gen.'
-    keys = [p + 'conv_in.0.weight']
-    for rnn in ('irnn1', 'irnn2'):
-        for side in ('left', 'right', 'up', 'down'):
-            keys += wb(f'{p}SAM1.{rnn}.{side}_weight')
-    keys += [p + 'SAM1.conv_in.weight']
-    for conv in ('conv1', 'conv2', 'conv3'):
-        keys += wb(f'{p}SAM1.{conv}')
-    for conv in ('conv1', 'conv2', 'conv3'):
-        keys += wb(f'{p}SAM1.attention_layer.{conv}')
-    keys += [p + 'SAM1.conv_out.weight']
-    for block in range(1, 18):
-        keys += [f'{p}res_block{block}.group1.conv{i}.weight' for i in (1, 2, 3)]
-    return keys + [p + 'conv_out.0.weight']
-
-
-def amgan_generator_keys():
-    p = 'gen.gen.'
-    keys = [p + 'conv_in.0.weight', p + 'conv_ins.0.weight']
-    bottleneck = lambda b: [f'{p}res_block{b}.group1.conv{i}.weight' for i in (1, 2, 3)]  # noqa
-    for b in (4, 5, 6):
-        keys += bottleneck(b)
-    keys += wb(p + 'det_conv0.0')
-    for i in range(1, 6):
-        keys += wb(f'{p}det_conv{i}.0') + wb(f'{p}det_conv{i}.2')
-    for gate in 'ifgo':
-        keys += wb(f'{p}conv_{gate}.0')
-    keys += wb(p + 'det_conv_mask.0')
-    for b in (1, 2, 3):
-        keys += bottleneck(b)
-    return keys + [p + 'conv_out.0.weight']
-
-
-def patch_discriminator_keys():
-    p = 'dis.dis.'
-    keys = wb(p + 'c0_0.c') + wb(p + 'c0_1.c')
-    for i in (1, 2, 3):
-        keys += wb(f'{p}c{i}.c') + [f'{p}c{i}.batchnorm.{n}' for n in
-                                    ('weight', 'bias', 'running_mean', 'running_var',
-                                     'num_batches_tracked')]
-    return keys + wb(p + 'c4')
-
-
-def msda_discriminator_keys():
-    sn = lambda n: [f'{n}.0.bias', f'{n}.0.weight_orig', f'{n}.0.weight_u', f'{n}.0.weight_v']  # noqa
-    keys = sn('layer1_new')
-    for i in (2, 3, 4, 5):
-        keys += sn(f'layer{i}')
-    keys += ['att.gamma'] + wb('att.query_conv') + wb('att.key_conv') + wb('att.value_conv')
-    return keys + sn('layer6')
-
-
-def msda_rdb_keys(p):
-    dense = lambda n: sum((wb(f'{p}.{n}.{i}.conv') for i in range(4)), [])  # noqa: E731
-    keys = [f'{p}.coefficient'] + dense('residual_dense_layers') + dense('rt_residual_dense_layers')
-    keys += wb(f'{p}.conv_1x1_a') + wb(f'{p}.conv_1x1_c') + dense('residual_dense_layers_no_style')
-    for name in ('conv_1x1_b', 'style', 'conv_1x1_style', 'conv_1x1_style_rt', 'conv_a',
-                 'conv_gamma_t', 'conv_beta_t', 'conv_gamma_r', 'conv_beta_r', 'conv_att_A',
-                 'conv_att_B', 'conv_r', 'conv_1x1_final', 'ca.ca.0', 'ca.ca.2'):
-        keys += wb(f'{p}.{name}')
-    return keys
-
-
-def msda_generator_keys():
-    keys = ['coefficient']
-    for i in range(3):
-        for j in range(5):
-            keys += msda_rdb_keys(f'rdb_module.{i}_{j}')
-    for i in (1, 0):
-        for j in (3, 4, 5):
-            keys += wb(f'upsample_module.{i}_{j}.deconv') + wb(f'upsample_module.{i}_{j}.conv')
-    for i in (0, 1):
-        for j in (0, 1, 2):
-            keys += wb(f'downsample_module.{i}_{j}.conv1') + wb(f'downsample_module.{i}_{j}.conv2')
-    keys += wb('conv_in') + wb('conv_out') + msda_rdb_keys('rdb_in') + msda_rdb_keys('rdb_out')
-    for name in ('conv1', 'conv2_atrous', 'conv3_atrous', 'conv4_atrous', 'conv5_atrous', 'conv6',
-                 'offset_conv1', 'offset_conv2'):
-        keys += wb(name)
-    for up in ('upsamle1', 'upsamle2'):
-        keys += wb(f'{up}.deconv') + wb(f'{up}.conv')
-    return keys + msda_rdb_keys('rdb_2_1') + msda_rdb_keys('rdb_1_1')
+def official_keys(name):
+    with open(OFFICIAL_KEYS) as f:
+        return json.load(f)[name]
 
 
 def cvae_keys(depth):
-    e = 'encoder.'
-    keys = [e + 'patch_embedding.position_embeddings', e + 'patch_embedding.mu_tokens',
-            e + 'patch_embedding.log_var_tokens'] + wb(e + 'patch_embedding.patch_embedding')
-    for i in range(depth):
-        for name in ('attn_norm', 'attn.qkv', 'attn.out', 'mlp_norm', 'mlp.fc1', 'mlp.fc2'):
-            keys += wb(f'{e}encoder.layers.{i}.{name}')
-    keys += wb(e + 'encoder.encoder_norm') + wb(e + 'mu') + wb(e + 'log_var')
-    keys += wb('decoder.fc1') + wb('decoder.fc2')
-    conv_prelu = lambda layer, n: sum(  # noqa: E731
-        (wb(f'decoder.{layer}.{2 * k}') + [f'decoder.{layer}.{2 * k + 1}.weight'] for k in range(n)), [])
-    keys += conv_prelu('layer1', 3) + wb('decoder.up1')
-    for i in (2, 3, 4):
-        keys += conv_prelu(f'layer{i}', 2) + wb(f'decoder.up{i}')
-    keys += conv_prelu('layer5', 2) + wb('decoder.layer5.4')
-    for i in range(1, 5):
-        keys += wb(f'decoder.attn_layer{i}.channel_attn.0') + wb(f'decoder.attn_layer{i}.channel_attn.2')
-    return keys
+    """The official VAE's names for a ViT of ``depth`` layers (the fixture's has 4)."""
+    keys = official_keys('cvae_generator')
+    layer = lambda k: re.search(r'\.layers\.(\d+)\.', k)  # noqa: E731
+    assert depth <= len({layer(k)[1] for k in keys if layer(k)})
+    return [k for k in keys if not layer(k) or int(layer(k)[1]) < depth]
 
 
 def official_by_position(official_keys, network, seed=0):
@@ -224,22 +137,22 @@ def check_pairs(converted, prefix, official, pairs):
 
 
 GAN_CASES = {
-    'spagan': (dict(type='SpAGANGenerator', in_channels=15, out_channels=13), spagan_generator_keys,
-               dict(type='PatchDiscriminator', in_channels=15, out_channels=13),
-               patch_discriminator_keys),
-    'amgan_cr': (dict(type='AMGANCRGenerator', in_channels=4, out_channels=3), amgan_generator_keys,
-                 dict(type='PatchDiscriminator', in_channels=4, out_channels=3),
-                 patch_discriminator_keys),
-    'msda_cr': (dict(type='MSDACRGenerator', in_channels=4), msda_generator_keys,
-                dict(type='MSDACRDiscriminator', in_channels=4), msda_discriminator_keys),
+    'spagan': (dict(type='SpAGANGenerator', in_channels=15, out_channels=13),
+               dict(type='PatchDiscriminator', in_channels=15, out_channels=13)),
+    'amgan_cr': (dict(type='AMGANCRGenerator', in_channels=4, out_channels=3),
+                 dict(type='PatchDiscriminator', in_channels=4, out_channels=3)),
+    'msda_cr': (dict(type='MSDACRGenerator', in_channels=4),
+                dict(type='MSDACRDiscriminator', in_channels=4)),
 }
 
 
 @pytest.mark.parametrize('model', sorted(GAN_CASES))
 def test_gan_checkpoints_round_trip_into_the_gan_restorer(model, tmp_path):
-    gen_cfg, gen_keys, dis_cfg, dis_keys = GAN_CASES[model]
-    gen_sd, gen_pairs = official_by_position(gen_keys(), build(gen_cfg), seed=1)
-    dis_sd, dis_pairs = official_by_position(dis_keys(), build(dis_cfg), seed=2)
+    gen_cfg, dis_cfg = GAN_CASES[model]
+    gen_sd, gen_pairs = official_by_position(official_keys(f'{model}_generator'), build(gen_cfg),
+                                             seed=1)
+    dis_sd, dis_pairs = official_by_position(official_keys(f'{model}_discriminator'),
+                                             build(dis_cfg), seed=2)
     out = str(tmp_path / 'converted.pth')
     assert cc.main([model, save(gen_sd, tmp_path / 'gen_model_epoch_200.pth'), out,
                     '--discriminator', save(dis_sd, tmp_path / 'dis_model_epoch_200.pth')]) == 0
@@ -292,7 +205,7 @@ def test_unmodified_official_4band_cvae_is_recognised(tmp_path, capsys):
 def test_memorynet_checkpoint_round_trip_by_name(tmp_path):
     network = build(dict(type='MemoryNet', in_channels=3))
     sd, pairs, slope = official_memorynet(network)
-    assert len(sd) == 316                      # as the official MPRNet(3, 3) state dict
+    assert list(sd) == official_keys('memorynet_generator')   # the official MPRNet(3, 3)
     checkpoint = cc.convert('memorynet', save(sd, tmp_path / 'gen.pth'))
     state = checkpoint['state_dict']
     check_pairs(state, 'generator.', sd, pairs)
@@ -308,8 +221,8 @@ def test_memorynet_checkpoint_round_trip_by_name(tmp_path):
 
 
 def test_mismatches_fail_with_the_keys_named(tmp_path, capsys):
-    gen_cfg, gen_keys, _, _ = GAN_CASES['spagan']
-    sd, _ = official_by_position(gen_keys(), build(gen_cfg))
+    gen_cfg, _ = GAN_CASES['spagan']
+    sd, _ = official_by_position(official_keys('spagan_generator'), build(gen_cfg))
     keys = list(sd)
     # a renamed tensor: both the unknown and the missing official name are given
     bad = OrderedDict((k.replace('left_weight.bias', 'left_weight.scale'), v) for k, v in sd.items())
@@ -363,7 +276,7 @@ def test_file_order_does_not_decide_the_mapping(tmp_path):
 
 def test_three_band_spagan_of_unknown_origin_needs_source(tmp_path):
     cfg = dict(type='SpAGANGenerator', in_channels=3, out_channels=3)
-    sd, pairs = official_by_position(spagan_generator_keys(), build(cfg))
+    sd, pairs = official_by_position(official_keys('spagan_generator'), build(cfg))
     sd = OrderedDict((k, 0.05 * v) for k, v in sd.items())   # keep activations finite
     path = save(sd, tmp_path / 'gen.pth')
     with pytest.raises(cc.ConversionError, match='--source collection or --source penn000'):
