@@ -31,29 +31,43 @@ class ConversionError(RuntimeError):
     """The file does not convert; the message names the keys or the fact that is wrong."""
 
 
-#: Every source layout a converter recognises: name -> (description, converter command).
+_TOOL = 'python tools/model_converters/'
+
+#: Every source layout a converter recognises: name -> (description, command). The command
+#: is a template of :func:`converter_command` (``{path}``, ``{out}``, ``{config}``, ``{model}``).
 SOURCE_FORMATS = {
     'collection': ('littlebeen/Cloud-removal-model-collection raw state dict '
                    '(gen.state_dict() / dis.state_dict())',
-                   'python tools/model_converters/convert_collection.py MODEL GEN.pth OUT.pth'),
+                   _TOOL + 'convert_collection.py {model} {path} {out}'),
     'penn000_spagan': ('Penn000/SpA-GAN_for_cloud_removal generator (gen.gen.*, BGR, 512 px)',
-                       'python tools/model_converters/convert_collection.py spagan GEN.pth '
-                       'OUT.pth --source penn000'),
+                       _TOOL + 'convert_collection.py spagan {path} {out}'),
     'emrdm_lightning_raw': ('Ly403/EMRDM Lightning checkpoint, raw weights '
                             '(model.diffusion_model.*)',
-                            'python tools/model_converters/convert_emrdm.py CONFIG CKPT OUT.pth'),
+                            _TOOL + 'convert_emrdm.py {config} {path} {out}'),
     'emrdm_lightning_ema': ('Ly403/EMRDM Lightning checkpoint with EMA weights (model_ema.*)',
-                            'python tools/model_converters/convert_emrdm.py CONFIG CKPT OUT.pth '
-                            '--ema'),
+                            _TOOL + 'convert_emrdm.py {config} {path} {out} --ema'),
     'de_guided_diffusion': ('littlebeen/Diffusion-Enhancement-for-CR guided-diffusion '
                             'checkpoint (SuperResModel U-Net + sjlnet.* weight-allocation net)',
-                            'python tools/model_converters/convert_de.py CONFIG MODEL.pt OUT.pth'),
+                            _TOOL + 'convert_de.py {config} {path} {out}'),
     'uncrtaints_official': ('PatrickTUM/UnCRtainTS train_reconstruct.py checkpoint '
                             "(state_dict_G / 'netG.' state dict)",
-                            'python tools/model_converters/convert_uncrtaints.py CKPT OUT.pth'),
+                            _TOOL + 'convert_uncrtaints.py {path} {out}'),
     'dsen2cr_keras_hdf5': ('ameraner/dsen2-cr Keras .hdf5 (model_weights/conv2d_<n>/...)',
-                           'python tools/model_converters/convert_dsen2cr.py CONFIG MODEL.hdf5 '
-                           'OUT.pth'),
+                           _TOOL + 'convert_dsen2cr.py {config} {path} {out}'),
+    'glf_cr_official': ("xufangchn/GLF-CR checkpoint ({'network': RDN_residual_CR state dict})",
+                        _TOOL + 'convert_glf_cr.py {path} {out}'),
+    'ctgan_official': ('come880412/CTGAN raw state dict (GEN.state_dict() / DIS.state_dict() / '
+                       'Feature_Extrator_FS2.pth)',
+                       _TOOL + 'convert_ctgan.py {path} {out}'),
+    'pmaa_official': ('XavierJiezou/PMAA raw state dict (PMAA generator with instance norms, '
+                      'Discriminator, or the FeatureExtractor cloud teacher)',
+                      _TOOL + 'convert_pmaa.py {path} {out}'),
+    'stgan_official': ('ermongroup/STGAN raw state dict (unet_256_independent generator, '
+                       'basic PatchGAN)',
+                       _TOOL + 'convert_stgan.py {path} {out}'),
+    'diffcr_palette': ('XavierJiezou/DiffCR Palette checkpoint (<epoch>_Network[_ema].pth: '
+                       'denoise_fn.* and the schedule buffers)',
+                       _TOOL + 'convert_diffcr.py {config} {path} {out}'),
 }
 
 
@@ -119,16 +133,26 @@ def detect_source_format(state: StateDict, path: Optional[str] = None) -> Option
         from crbench.engine.compat import file_sha256
         if file_sha256(path) in PENN000_RELEASES:
             return 'penn000_spagan'
+    if isinstance(state.get('network'), dict):       # GLF-CR saves {'network': state dict}
+        state = state['network']
     keys = list(state)
     if any(k.startswith('model.diffusion_model.') for k in keys):
         return ('emrdm_lightning_ema' if any(k.startswith('model_ema.') for k in keys)
                 else 'emrdm_lightning_raw')
     if any(k.startswith('sjlnet.') for k in keys) or (
-            'input_blocks.0.0.weight' in state and 'time_embed.0.weight' in state):
+            'input_blocks.0.0.weight' in keys and 'time_embed.0.weight' in keys):
         return 'de_guided_diffusion'
     if 'state_dict_G' in state or any(k.startswith(('in_conv.conv.conv.0.', 'netG.in_conv.'))
                                       for k in keys):
         return 'uncrtaints_official'
+    # generator markers only: CTGAN's and PMAA's discriminators and cloud teachers share names
+    markers = (('SFENet1_SAR.', 'glf_cr_official'), ('transformer.comformer.', 'ctgan_official'),
+               ('concat_unet.', 'pmaa_official'), ('down1.model_0.', 'stgan_official'),
+               ('denoise_fn.', 'diffcr_palette'), ('cond_intro.', 'diffcr_palette'))
+    found = next((name for marker, name in markers if any(k.startswith(marker) for k in keys)),
+                 None)
+    if found:
+        return found
     if any(k.startswith(('gen.gen.', 'dis.dis.')) for k in keys):
         return 'collection'  # or penn000_spagan: the names are the same (see collection.py)
     collection_markers = ('shallow_feat1.0.weight', 'rdb_module.', 'conv_in.weight',
@@ -150,15 +174,9 @@ def converter_command(state: StateDict, path: str, config: str = 'CONFIG') -> Op
     found = detect_source_format(state, path)
     if found is None:
         return None
-    stem = osp.splitext(osp.basename(path))[0]
-    out = f'{stem}_crbench.pth'
-    if found == 'penn000_spagan':
-        return f'python tools/model_converters/convert_collection.py spagan {path} {out}'
+    model = 'MODEL'
     if found == 'collection':
         model = next((m for marker, m in _COLLECTION_MODEL_MARKERS
-                      if any(marker in k for k in state)), 'MODEL')
-        return f'python tools/model_converters/convert_collection.py {model} {path} {out}'
-    if found.startswith('emrdm'):
-        ema = ' --ema' if found.endswith('ema') else ''
-        return f'python tools/model_converters/convert_emrdm.py {config} {path} {out}{ema}'
-    return f'python tools/model_converters/convert_de.py {config} {path} {out}'
+                      if any(marker in k for k in state)), model)
+    out = osp.splitext(osp.basename(path))[0] + '_crbench.pth'
+    return SOURCE_FORMATS[found][1].format(path=path, out=out, config=config, model=model)

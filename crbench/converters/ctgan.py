@@ -29,15 +29,10 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from .common import (SOURCE_FORMATS, ConversionError, StateDict, conversion_meta,
-                     read_state_dict, shorten)
+from .common import ConversionError, StateDict, conversion_meta, read_state_dict, shorten
 
 OFFICIAL_REPO = 'come880412/CTGAN'
 SOURCE_FORMAT = 'ctgan_official'
-SOURCE_FORMATS.setdefault(SOURCE_FORMAT, (
-    'come880412/CTGAN raw state dict (GEN.state_dict() / DIS.state_dict() / '
-    'Feature_Extrator_FS2.pth)',
-    'python tools/model_converters/convert_ctgan.py GEN.pth OUT.pth [--discriminator DIS.pth]'))
 #: The official loader: x / 10000, then (x - 0.5) / 0.5 -> crbench's own [-1, 1].
 CONVENTIONS = dict(band_order='R,G,B,NIR', value_range=[-1.0, 1.0], training_resolution=256)
 

@@ -30,13 +30,10 @@ from collections import OrderedDict
 
 import torch
 
-from .common import SOURCE_FORMATS, ConversionError, StateDict, conversion_meta, shorten
+from .common import ConversionError, StateDict, conversion_meta, shorten
 
 OFFICIAL_REPO = 'xufangchn/GLF-CR'
 SOURCE_FORMAT = 'glf_cr_official'
-SOURCE_FORMATS.setdefault(SOURCE_FORMAT, (
-    "xufangchn/GLF-CR checkpoint ({'network': RDN_residual_CR state dict})",
-    'python tools/model_converters/convert_glf_cr.py CR_net.pth OUT.pth'))
 #: how the official code feeds its network (crbench maps its [-1, 1] tensors to this range)
 INPUT_CONVENTIONS = dict(value_range=[0.0, 1.0],
                          band_order='13 Sentinel-2 bands (B1..B12, B8A after B8), then S1 VV, VH',

@@ -19,13 +19,9 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from .common import SOURCE_FORMATS, ConversionError, conversion_meta, read_state_dict, shorten
+from .common import ConversionError, conversion_meta, read_state_dict, shorten
 
 OFFICIAL_REPO = 'https://github.com/XavierJiezou/PMAA'
-SOURCE_FORMATS.setdefault('pmaa_official', (
-    'XavierJiezou/PMAA raw state dict (PMAA generator with instance norms, Discriminator, '
-    'or the FeatureExtractor cloud teacher)',
-    'python tools/model_converters/convert_pmaa.py GEN.pth OUT.pth [--discriminator DIS.pth]'))
 
 #: official key pattern -> crbench key (regex substitutions applied in order).
 RENAMES: List[Tuple[str, str]] = [

@@ -16,12 +16,9 @@ from typing import Optional
 
 import torch
 
-from .common import SOURCE_FORMATS, ConversionError, conversion_meta, read_state_dict, shorten
+from .common import ConversionError, conversion_meta, read_state_dict, shorten
 
 OFFICIAL_REPO = 'https://github.com/ermongroup/STGAN'
-SOURCE_FORMATS.setdefault('stgan_official', (
-    'ermongroup/STGAN raw state dict (unet_256_independent generator, basic PatchGAN)',
-    'python tools/model_converters/convert_stgan.py G.pth OUT.pth [--discriminator D.pth]'))
 NUM_DOWNS = 8
 
 

@@ -76,8 +76,7 @@ def _advice(state: Dict[str, torch.Tensor], path: str) -> str:
         return (f' {path!r} looks like an unconverted {SOURCE_FORMATS[found][0]}; convert it '
                 f'first:\n    {converter_command(state, path)}\nand pass the converted file.')
     return (' Pass the config the checkpoint was trained with, or convert official weights '
-            'with tools/model_converters/ (convert_collection.py, convert_emrdm.py, '
-            'convert_de.py).')
+            'with the converter of their repository in tools/model_converters/.')
 
 
 def _mismatch(path: str, what: str, missing, unexpected, state) -> WeightsMismatchError:
