@@ -23,9 +23,12 @@ from typing import Dict
 
 import torch
 
-from crbench.converters.common import ConversionError, StateDict, read_state_dict, shorten
+from .common import ConversionError, StateDict, conversion_meta, read_state_dict, shorten
 
-OFFICIAL_REPO = 'https://github.com/XavierJiezou/DiffCR'
+OFFICIAL_REPO = 'XavierJiezou/DiffCR'
+SOURCE_FORMAT = 'diffcr_palette'
+#: the Palette data loaders scale RGB images to [-1, 1], crbench's own range
+INPUT_CONVENTIONS = dict(value_range=[-1.0, 1.0], band_order='RGB')
 
 #: buffers of the official ``Network`` wrapper (the schedule), recomputed by crbench
 SCHEDULE_BUFFERS = ('gammas', 'sqrt_recip_gammas', 'sqrt_recipm1_gammas',
@@ -100,31 +103,34 @@ def check_against(converted: StateDict, expected: StateDict) -> None:
             f'{shorten(shapes)}')
 
 
+def convert(config: str, checkpoint: str) -> dict:
+    """``{'state_dict', 'meta'}`` for the ``DiffCR`` framework of ``config`` (strict)."""
+    from mmengine.config import Config
+
+    from crbench.registry import MODELS
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    model = MODELS.build(Config.fromfile(config).model)
+    state = convert_state_dict(read_state_dict(checkpoint))
+    state = OrderedDict(('network.' + k, v) for k, v in state.items())
+    check_against(state, model.state_dict())
+    meta = conversion_meta('convert_diffcr.py', OFFICIAL_REPO, SOURCE_FORMAT,
+                           dict(checkpoint=checkpoint), INPUT_CONVENTIONS, config=config)
+    return dict(state_dict=state, meta=meta)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint', help='<epoch>_Network.pth or <epoch>_Network_ema.pth')
     parser.add_argument('out')
     args = parser.parse_args(argv)
-    from mmengine.config import Config
-
     from crbench.engine.compat import atomic_torch_save
-    from crbench.registry import MODELS
-    from crbench.setup_env import register_all_modules
-    register_all_modules()
     try:
-        cfg = Config.fromfile(args.config)
-        model = MODELS.build(cfg.model)
-        state = convert_state_dict(read_state_dict(args.checkpoint))
-        state = OrderedDict(('network.' + k, v) for k, v in state.items())
-        expected = {k: v for k, v in model.state_dict().items()}
-        check_against(state, expected)
+        checkpoint = convert(args.config, args.checkpoint)
     except (ConversionError, FileNotFoundError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    meta = dict(converter='convert_diffcr.py', official_repo=OFFICIAL_REPO,
-                source_format='diffcr_palette', sources=dict(checkpoint=args.checkpoint),
-                input_conventions=dict(value_range=[-1, 1], band_order='RGB'))
-    atomic_torch_save(dict(state_dict=state, meta=meta), args.out)
-    print(f'wrote {args.out} ({len(state)} tensors)')
+    atomic_torch_save(checkpoint, args.out)
+    print(f'wrote {args.out} ({len(checkpoint["state_dict"])} tensors)')
     return 0

@@ -7,6 +7,7 @@ has 22,937,731 parameters, counted from its state dict in a scratch copy of the 
 code. The converter is tested on an official-format state dict generated from the
 official key names (``denoise_fn.`` prefix and schedule buffers of the ``Network`` wrapper).
 """
+import os.path as osp
 import re
 
 import pytest
@@ -113,3 +114,39 @@ def test_converter_round_trip_is_strict_and_by_name():
                                 DiffCRNAFNet(in_channels=3, width=16).state_dict().items()})
     with pytest.raises(ConversionError, match='shape'):
         check_against(wider, expected)
+
+
+def test_command_line_writes_the_common_metadata_block(repo_root, tmp_path, capsys):
+    """convert_diffcr.py CONFIG CKPT OUT: strict against CONFIG's network, and the meta is
+    the block every converter writes (source format, sha256 of the file, conventions)."""
+    from crbench.converters.common import SOURCE_FORMATS, converter_command
+    from crbench.converters.diffcr import main
+    from crbench.engine.compat import file_sha256
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    config = tmp_path / 'tiny_diffcr.py'
+    base = osp.join(repo_root, 'configs', 'diffcr', 'diffcr_sen2mtc_new.py')
+    config.write_text(f"_base_ = ['{base}']\n"
+                      'model = dict(network=dict(width=8))\n')
+    net = MODELS.build(Config.fromfile(str(config)).model.network)
+    names = official_names(net)
+    official = {names[k]: v for k, v in net.state_dict().items()}
+    official.update({buf: torch.zeros(5) for buf in SCHEDULE_BUFFERS})
+    src, out = str(tmp_path / '3000_Network_ema.pth'), str(tmp_path / 'converted.pth')
+    torch.save(official, src)
+    assert converter_command(official, src, str(config)) == (
+        f'python tools/model_converters/convert_diffcr.py {config} {src} '
+        '3000_Network_ema_crbench.pth')
+    assert main([str(config), src, out]) == 0
+    checkpoint = torch.load(out, map_location='cpu', weights_only=True)
+    meta = checkpoint['meta']
+    assert meta['source_format'] == 'diffcr_palette'
+    assert meta['source_format_description'] == SOURCE_FORMATS['diffcr_palette'][0]
+    assert meta['sources']['checkpoint'] == dict(file='3000_Network_ema.pth',
+                                                 sha256=file_sha256(src))
+    assert meta['input_conventions']['value_range'] == [-1.0, 1.0]
+    assert set(checkpoint['state_dict']) == {'network.' + k for k in net.state_dict()}
+    wide = {names[k]: torch.zeros(3) for k in net.state_dict()}
+    torch.save(wide, src)
+    assert main([str(config), src, out + '.bad']) == 2
+    assert 'shape' in capsys.readouterr().err and not osp.exists(out + '.bad')
