@@ -327,14 +327,6 @@ def map_by_name(official: StateDict, table: 'OrderedDict[str, Tuple[str, torch.S
     return out
 
 
-def build_network(cfg: dict, device: str = 'cpu') -> torch.nn.Module:
-    from crbench.registry import MODELS
-    from crbench.setup_env import register_all_modules
-    register_all_modules()
-    with torch.device(device):
-        return MODELS.build(dict(cfg))
-
-
 _MN_PREFIX_RULES: List[Tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r'^shallow_feat(\d)\.'), lambda m: f'shallow{m[1]}.'),
     (re.compile(r'^stage(\d)_encoder\.encoder_level(\d)\.'),
@@ -408,7 +400,6 @@ def map_memorynet(official: StateDict, target: Sequence[Tuple[str, torch.Size]])
     # Renamed keys crbench does not have stay in, so the strict load reports them.
     out.update((k, v) for k, v in renamed.items() if k not in out)
     return out
-
 
 
 # ---------------------------------------------------------------------------------------

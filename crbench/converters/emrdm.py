@@ -262,7 +262,6 @@ def _summarise(lines: List[str], limit: int = 6) -> List[str]:
     return out
 
 
-
 def convert(config: str, checkpoint: str, ema: bool = False, cfg_options: Optional[dict] = None,
             stub_objects: bool = False) -> dict:
     """Convert; returns ``{'state_dict', 'meta'}`` or raises ConversionError after the report."""
@@ -295,7 +294,6 @@ def convert(config: str, checkpoint: str, ema: bool = False, cfg_options: Option
     if ema and 'model_ema.num_updates' in official:
         meta['ema_num_updates'] = int(official['model_ema.num_updates'])
     return {'state_dict': converted, 'meta': meta}
-
 
 
 def parse_args(argv=None):
