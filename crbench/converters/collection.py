@@ -45,14 +45,13 @@ are loaded strictly into freshly built crbench networks before anything is writt
 import argparse
 import math
 import re
-import sys
 from collections import OrderedDict
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
 from .common import (PENN000_RELEASES, ConversionError, StateDict, conversion_meta,
-                     read_state_dict, shorten)
+                     read_state_dict, run_converter, shorten)
 
 OFFICIAL_REPO = 'littlebeen/Cloud-removal-model-collection'
 PENN000_REPO = 'Penn000/SpA-GAN_for_cloud_removal'
@@ -513,21 +512,21 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    from crbench.engine.compat import atomic_torch_save
-    args = parse_args(argv)
-    try:
-        checkpoint = convert(args.model, args.generator, args.discriminator, args.source)
-    except (ConversionError, FileNotFoundError, KeyError, ValueError) as err:
-        print(f'convert_collection: {err}', file=sys.stderr)
-        return 2  # bad input: the message says what and how to fix it
-    atomic_torch_save(checkpoint, args.out)
+def summary(checkpoint: dict, out: str) -> str:
     meta = checkpoint['meta']
-    print(f'convert_collection: found {meta["source_format_description"]}')
     conv = meta['input_conventions']
+    lines = [f'convert_collection: found {meta["source_format_description"]}']
     if conv.get('folded'):
-        print(f'convert_collection: folded into the weights: {conv["folded"]}')
-    print(f'wrote {args.out}: {len(checkpoint["state_dict"])} tensors, generator '
-          f'{meta["generator"]}, value range {conv["value_range"]}, trained at '
-          f'{conv["training_resolution"]} px')
-    return 0
+        lines.append(f'convert_collection: folded into the weights: {conv["folded"]}')
+    lines.append(f'wrote {out}: {len(checkpoint["state_dict"])} tensors, generator '
+                 f'{meta["generator"]}, value range {conv["value_range"]}, trained at '
+                 f'{conv["training_resolution"]} px')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return run_converter(
+        'convert_collection',
+        lambda: convert(args.model, args.generator, args.discriminator, args.source),
+        args.out, lambda checkpoint: summary(checkpoint, args.out), errors=(KeyError, ValueError))

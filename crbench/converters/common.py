@@ -1,5 +1,6 @@
 """What every converter shares: reading a weights file safely, the error type, the
-metadata block written into every converted checkpoint, and short key lists.
+command line's error handling and atomic write, the metadata block written into every
+converted checkpoint, and short key lists.
 
 A converted checkpoint is ``{'state_dict': {...}, 'meta': {...}}``. ``meta`` always holds
 the block built by :func:`conversion_meta`:
@@ -19,8 +20,10 @@ the block built by :func:`conversion_meta`:
 * ``crbench_version``.
 """
 import os.path as osp
+import pickle
+import sys
 from collections import OrderedDict
-from typing import Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional
 
 import torch
 
@@ -78,15 +81,27 @@ def shorten(keys: Iterable[str], limit: int = 6) -> str:
     return shown + (f', ... (+{len(keys) - limit} more)' if len(keys) > limit else '')
 
 
-def read_state_dict(path: str, where: str = 'checkpoint') -> StateDict:
-    """A state dict of tensors from ``path`` (plain, or under ``'state_dict'``; a
-    DataParallel ``module.`` prefix removed), read with ``torch.load(weights_only=True)``
-    so the file cannot run code. The key order of the file is kept."""
+def load_file(path: str, where: str = 'checkpoint'):
+    """``torch.load(path, weights_only=True)`` on the CPU (the file cannot run code); a
+    missing file is a FileNotFoundError, an unreadable one a ConversionError, both naming
+    ``path``."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'{where} not found: {path}')
-    obj = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
-        obj = obj['state_dict']
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ConversionError(f'{path}: cannot read it as a torch checkpoint ({first}); is it '
+                              'the official file, completely downloaded?') from None
+
+
+def read_state_dict(path: str, where: str = 'checkpoint', wrapper: str = 'state_dict') -> StateDict:
+    """A state dict of tensors from ``path`` (plain, or under ``wrapper``; a DataParallel
+    ``module.`` prefix removed), read by :func:`load_file`. The key order of the file is
+    kept."""
+    obj = load_file(path, where)
+    if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+        obj = obj[wrapper]
     if not isinstance(obj, dict) or not obj:
         raise ConversionError(f'{path} does not hold a state dict (got {type(obj).__name__})')
     bad = [k for k, v in obj.items() if not torch.is_tensor(v)]
@@ -95,6 +110,24 @@ def read_state_dict(path: str, where: str = 'checkpoint') -> StateDict:
     if all(k.startswith('module.') for k in obj):                 # saved from DataParallel
         obj = OrderedDict((k[len('module.'):], v) for k, v in obj.items())
     return OrderedDict(obj)
+
+
+def run_converter(prog: str, convert: Callable[[], dict], out: str,
+                  summary: Optional[Callable[[dict], str]] = None, errors: tuple = ()) -> int:
+    """The command line every converter shares: ``convert()``, and on bad input (the
+    errors above, a config error, ``errors``) print ``prog: message`` and return 2 with
+    nothing written; else write ``out`` atomically and print ``summary(checkpoint)``."""
+    from crbench.apis import ConfigError
+    from crbench.engine.compat import atomic_torch_save
+    try:
+        checkpoint = convert()
+    except (ConversionError, ConfigError, FileNotFoundError, *errors) as err:
+        print(f'{prog}: {err}', file=sys.stderr)
+        return 2  # bad input: the message says what and how to fix it
+    atomic_torch_save(checkpoint, out)
+    print(summary(checkpoint) if summary else
+          f'wrote {out}: {len(checkpoint["state_dict"])} tensors')
+    return 0
 
 
 def conversion_meta(converter: str, official_repo: str, source_format: str,

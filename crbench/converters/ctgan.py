@@ -23,13 +23,13 @@ written. An unknown, missing or duplicated key is refused by name. The conformer
 import argparse
 import math
 import re
-import sys
 from collections import OrderedDict
 from typing import List, Optional, Tuple
 
 import torch
 
-from .common import ConversionError, StateDict, conversion_meta, read_state_dict, shorten
+from .common import (ConversionError, StateDict, conversion_meta, read_state_dict,
+                     run_converter, shorten)
 
 OFFICIAL_REPO = 'come880412/CTGAN'
 SOURCE_FORMAT = 'ctgan_official'
@@ -170,12 +170,5 @@ def main(argv=None) -> int:
     parser.add_argument('--part', choices=('generator', 'feature_extractor'),
                         default='generator')
     args = parser.parse_args(argv)
-    from crbench.engine.compat import atomic_torch_save
-    try:
-        result = convert(args.checkpoint, args.discriminator, args.part)
-    except (ConversionError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    atomic_torch_save(result, args.out)
-    print(f'wrote {args.out} ({len(result["state_dict"])} tensors)')
-    return 0
+    return run_converter('convert_ctgan',
+                         lambda: convert(args.checkpoint, args.discriminator, args.part), args.out)

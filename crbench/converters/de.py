@@ -20,14 +20,13 @@ scikit-image (RGB band order), scaled to [-1, 1] (``/ 127.5 - 1``), crbench's ow
 so nothing is folded.
 """
 import argparse
-import sys
 from collections import OrderedDict
 from typing import Optional
 
 import torch
 
 from .common import (SOURCE_FORMATS, ConversionError, StateDict, conversion_meta,
-                     read_state_dict, shorten)
+                     read_state_dict, run_converter, shorten)
 
 OFFICIAL_REPO = 'littlebeen/Diffusion-Enhancement-for-CR'
 WA_PREFIX = 'sjlnet.'                  # SuperResModel.sjlnet = WeightCaculate(...)
@@ -105,15 +104,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    from crbench.apis import ConfigError
-    from crbench.engine.compat import atomic_torch_save
     args = parse_args(argv)
-    try:
-        checkpoint = convert(args.config, args.checkpoint, args.cfg_options)
-    except (ConversionError, ConfigError, FileNotFoundError) as err:
-        print(f'convert_de: {err}', file=sys.stderr)
-        return 2  # bad input: the message says what and how to fix it
-    atomic_torch_save(checkpoint, args.out)
-    print(f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors "
-          f"({', '.join(checkpoint['meta']['networks'])})")
-    return 0
+    return run_converter(
+        'convert_de', lambda: convert(args.config, args.checkpoint, args.cfg_options), args.out,
+        lambda checkpoint: f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors "
+                           f"({', '.join(checkpoint['meta']['networks'])})")

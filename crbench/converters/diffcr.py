@@ -17,13 +17,13 @@ a crbench key nothing maps to, or a shape mismatch fails with the key lists.
 """
 import argparse
 import re
-import sys
 from collections import OrderedDict
 from typing import Dict
 
 import torch
 
-from .common import ConversionError, StateDict, conversion_meta, read_state_dict, shorten
+from .common import (ConversionError, StateDict, conversion_meta, read_state_dict,
+                     run_converter, shorten)
 
 OFFICIAL_REPO = 'XavierJiezou/DiffCR'
 SOURCE_FORMAT = 'diffcr_palette'
@@ -125,12 +125,5 @@ def main(argv=None) -> int:
     parser.add_argument('checkpoint', help='<epoch>_Network.pth or <epoch>_Network_ema.pth')
     parser.add_argument('out')
     args = parser.parse_args(argv)
-    from crbench.engine.compat import atomic_torch_save
-    try:
-        checkpoint = convert(args.config, args.checkpoint)
-    except (ConversionError, FileNotFoundError, KeyError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    atomic_torch_save(checkpoint, args.out)
-    print(f'wrote {args.out} ({len(checkpoint["state_dict"])} tensors)')
-    return 0
+    return run_converter('convert_diffcr', lambda: convert(args.config, args.checkpoint),
+                         args.out, errors=(KeyError,))

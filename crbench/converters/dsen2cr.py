@@ -27,16 +27,13 @@ a shape mismatch stops it, after printing what was found. Reading needs ``h5py``
 import argparse
 import os.path as osp
 import re
-import sys
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 
-from crbench.engine.compat import atomic_torch_save
-
-from .common import ConversionError, conversion_meta
+from .common import ConversionError, conversion_meta, run_converter
 
 OFFICIAL_REPO = 'ameraner/dsen2-cr'
 CRBENCH_PREFIX = 'generator.'    # DSen2CRRestorer.generator
@@ -194,12 +191,5 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from crbench.apis import ConfigError
-    try:
-        checkpoint = convert(args.config, args.checkpoint, args.cfg_options)
-    except (ConversionError, ConfigError, FileNotFoundError) as err:
-        print(f'convert_dsen2cr: {err}', file=sys.stderr)
-        return 2
-    atomic_torch_save(checkpoint, args.out)
-    print(f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors")
-    return 0
+    return run_converter('convert_dsen2cr',
+                         lambda: convert(args.config, args.checkpoint, args.cfg_options), args.out)

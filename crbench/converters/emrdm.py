@@ -52,13 +52,12 @@ there are two ways on:
 import argparse
 import os.path as osp
 import pickle
-import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .common import SOURCE_FORMATS, ConversionError, StateDict, conversion_meta
+from .common import SOURCE_FORMATS, ConversionError, StateDict, conversion_meta, run_converter
 
 OFFICIAL_REPO = 'Ly403/EMRDM'
 NET_PREFIX = 'model.diffusion_model.'   # DiffusionEngine.model (wrapper) .diffusion_model
@@ -316,18 +315,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    from crbench.engine.compat import atomic_torch_save
     args = parse_args(argv)
-    from crbench.apis import ConfigError
-    try:
-        checkpoint = convert(args.config, args.checkpoint, args.ema, args.cfg_options,
-                             args.stub_objects)
-    except (ConversionError, ConfigError, FileNotFoundError) as err:
-        print(f'convert_emrdm: {err}', file=sys.stderr)
-        return 2  # bad input: the message says what and how to fix it
-    atomic_torch_save(checkpoint, args.out)
-    meta = checkpoint['meta']
-    print(f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors, {meta['weights']} "
-          f"weights, {meta['network']}")
-    return 0
+    return run_converter(
+        'convert_emrdm',
+        lambda: convert(args.config, args.checkpoint, args.ema, args.cfg_options,
+                        args.stub_objects), args.out,
+        lambda checkpoint: f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors, "
+                           f"{checkpoint['meta']['weights']} weights, "
+                           f"{checkpoint['meta']['network']}")
 

@@ -23,14 +23,13 @@ is what configs/glf_cr/ feed (``network_range=(0, 1)``).
 """
 import argparse
 import math
-import os
 import re
-import sys
 from collections import OrderedDict
 
 import torch
 
-from .common import ConversionError, StateDict, conversion_meta, shorten
+from .common import (ConversionError, StateDict, conversion_meta, read_state_dict,
+                     run_converter, shorten)
 
 OFFICIAL_REPO = 'xufangchn/GLF-CR'
 SOURCE_FORMAT = 'glf_cr_official'
@@ -82,17 +81,7 @@ DERIVED_BUFFERS = (r'RDBs\.\d+\.convs\.\d+\.attn\.relative_position_index',
 def read_official(path: str) -> StateDict:
     """The network state dict of an official checkpoint file (``{'network': ...}``, or a
     bare state dict; a DataParallel ``module.`` prefix removed)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    obj = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(obj, dict) and isinstance(obj.get('network'), dict):
-        obj = obj['network']
-    if not isinstance(obj, dict) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
-        raise ConversionError(f"{path} holds no GLF-CR state dict (expected {{'network': "
-                              'state_dict}} as the official train script saves)')
-    if all(k.startswith('module.') for k in obj):
-        obj = {k[len('module.'):]: v for k, v in obj.items()}
-    return OrderedDict(obj)
+    return read_state_dict(path, 'GLF-CR checkpoint', wrapper='network')
 
 
 def rename(key: str) -> str:
@@ -174,26 +163,24 @@ def convert(official: StateDict, train_size: int = 128) -> StateDict:
     return out
 
 
+def convert_checkpoint(path: str) -> dict:
+    """``{'state_dict': {'generator.<key>': ...}, 'meta': {...}}`` of an official file."""
+    official = read_official(path)
+    state = convert(official)
+    meta = conversion_meta('convert_glf_cr.py', OFFICIAL_REPO, SOURCE_FORMAT,
+                           dict(checkpoint=path), INPUT_CONVENTIONS,
+                           hyper_parameters=hyper_parameters(official))
+    return {'state_dict': OrderedDict(('generator.' + k, v) for k, v in state.items()),
+            'meta': meta}
+
+
 def main(argv=None) -> int:
-    from crbench.engine.compat import atomic_torch_save
     p = argparse.ArgumentParser(prog='convert_glf_cr.py', description=__doc__.split('\n\n')[0])
     p.add_argument('src', help='official checkpoint (CR_net.pth)')
     p.add_argument('dst', help='output crbench checkpoint')
     args = p.parse_args(argv)
-    try:
-        official = read_official(args.src)
-        state = convert(official)
-    except (FileNotFoundError, ConversionError) as err:
-        print(f'convert_glf_cr: {err}', file=sys.stderr)
-        return 2
-    except Exception as err:  # torch.load errors: corrupt or not a checkpoint
-        print(f'convert_glf_cr: cannot read {args.src}: {err}', file=sys.stderr)
-        return 2
-    meta = conversion_meta('convert_glf_cr.py', OFFICIAL_REPO, SOURCE_FORMAT,
-                           dict(checkpoint=args.src), INPUT_CONVENTIONS,
-                           hyper_parameters=hyper_parameters(official))
-    atomic_torch_save({'state_dict': OrderedDict(('generator.' + k, v) for k, v in state.items()),
-                       'meta': meta}, args.dst)
-    print(f'wrote {args.dst}: {len(state)} tensors, GLFCR{meta["hyper_parameters"]}')
-    return 0
+    return run_converter(
+        'convert_glf_cr', lambda: convert_checkpoint(args.src), args.dst,
+        lambda checkpoint: f"wrote {args.dst}: {len(checkpoint['state_dict'])} tensors, "
+                           f"GLFCR{checkpoint['meta']['hyper_parameters']}")
 

@@ -13,13 +13,12 @@ Command line: ``python tools/model_converters/convert_pmaa.py GEN.pth OUT.pth
 """
 import argparse
 import re
-import sys
 from collections import OrderedDict
 from typing import List, Optional, Tuple
 
 import torch
 
-from .common import ConversionError, conversion_meta, read_state_dict, shorten
+from .common import ConversionError, conversion_meta, read_state_dict, run_converter, shorten
 
 OFFICIAL_REPO = 'https://github.com/XavierJiezou/PMAA'
 
@@ -147,13 +146,7 @@ def main(argv=None) -> int:
     p.add_argument('--teacher', action='store_true',
                    help='CHECKPOINT is the cloud teacher (Feature_Extrator_FS2.pth)')
     args = p.parse_args(argv)
-    from crbench.engine.compat import atomic_torch_save
-    try:
-        result = (convert(teacher_path=args.checkpoint) if args.teacher
-                  else convert(args.checkpoint, args.discriminator))
-    except (ConversionError, FileNotFoundError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    atomic_torch_save(result, args.out)
-    print(f'wrote {args.out} ({len(result["state_dict"])} tensors)')
-    return 0
+    return run_converter('convert_pmaa',
+                         lambda: (convert(teacher_path=args.checkpoint) if args.teacher
+                                  else convert(args.checkpoint, args.discriminator)),
+                         args.out, errors=(ValueError,))

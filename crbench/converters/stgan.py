@@ -10,13 +10,12 @@ Command line: ``python tools/model_converters/convert_stgan.py G.pth OUT.pth [--
 """
 import argparse
 import re
-import sys
 from collections import OrderedDict
 from typing import Optional
 
 import torch
 
-from .common import ConversionError, conversion_meta, read_state_dict, shorten
+from .common import ConversionError, conversion_meta, read_state_dict, run_converter, shorten
 
 OFFICIAL_REPO = 'https://github.com/ermongroup/STGAN'
 NUM_DOWNS = 8
@@ -107,12 +106,5 @@ def main(argv=None) -> int:
     p.add_argument('out', help='converted checkpoint to write')
     p.add_argument('--discriminator', help='official <epoch>_net_D.pth')
     args = p.parse_args(argv)
-    from crbench.engine.compat import atomic_torch_save
-    try:
-        result = convert(args.generator, args.discriminator)
-    except (ConversionError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    atomic_torch_save(result, args.out)
-    print(f'wrote {args.out} ({len(result["state_dict"])} tensors)')
-    return 0
+    return run_converter('convert_stgan', lambda: convert(args.generator, args.discriminator),
+                         args.out)

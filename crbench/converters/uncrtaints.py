@@ -24,7 +24,6 @@ configs in configs/uncrtaints/ feed (``network_range=(0, 1)``, ``scale_by`` in t
 ``uncrtaints_official``, ``input_conventions.value_range`` [0, 1]) plus the network config.
 """
 import argparse
-import os
 import re
 import sys
 from collections import OrderedDict
@@ -32,8 +31,7 @@ from typing import Dict, Optional
 
 import torch
 
-from crbench.engine.compat import atomic_torch_save
-from .common import ConversionError, conversion_meta, shorten
+from .common import ConversionError, conversion_meta, load_file, run_converter, shorten
 
 OFFICIAL_REPO = 'PatrickTUM/UnCRtainTS'
 SOURCE_FORMAT = 'uncrtaints_official'
@@ -63,9 +61,7 @@ OFFICIAL_TO_CRBENCH = [
 
 def load_official(path: str) -> StateDict:
     """The network state dict of an official checkpoint file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    obj = torch.load(path, map_location='cpu', weights_only=True)
+    obj = load_file(path)
     if isinstance(obj, dict) and isinstance(obj.get('state_dict_G'), dict):
         obj = obj['state_dict_G']
     elif isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
@@ -196,16 +192,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        checkpoint = convert(args.checkpoint, args.bands, args.covariance, args.scale_by,
-                             args.positional_encoding)
-    except (ConversionError, FileNotFoundError, KeyError, ValueError) as err:
-        print(f'convert_uncrtaints: {err}', file=sys.stderr)
-        return 2
-    atomic_torch_save(checkpoint, args.out)
-    n = len(checkpoint['state_dict'])
-    print(f'wrote {args.out}: {n} tensors, generator {checkpoint["meta"]["generator"]}')
-    return 0
+    return run_converter(
+        'convert_uncrtaints',
+        lambda: convert(args.checkpoint, args.bands, args.covariance, args.scale_by,
+                        args.positional_encoding), args.out,
+        lambda checkpoint: f"wrote {args.out}: {len(checkpoint['state_dict'])} tensors, "
+                           f"generator {checkpoint['meta']['generator']}",
+        errors=(KeyError, ValueError))
 
 
 if __name__ == '__main__':

@@ -69,3 +69,19 @@ def test_every_format_names_an_existing_converter(repo_root):
 def test_unknown_layout_is_not_guessed():
     assert detect_source_format(_state(['conv.weight', 'conv.bias'])) is None
     assert converter_command(_state(['conv.weight']), 'x.pth') is None
+
+
+@pytest.mark.parametrize('module', ['collection', 'ctgan', 'pmaa', 'stgan', 'uncrtaints'])
+def test_unreadable_or_missing_file_exits_2_naming_it(module, tmp_path, capsys):
+    """Every converter's command line: a file torch cannot read, or no file, is a message
+    naming it and exit status 2, and nothing is written."""
+    import importlib
+    main = importlib.import_module(f'crbench.converters.{module}').main
+    corrupt, out = tmp_path / 'G_truncated.pth', tmp_path / 'out.pth'
+    corrupt.write_bytes(b'PK\x03\x04 half a download')
+    lead = ['spagan'] if module == 'collection' else []
+    for src in (corrupt, tmp_path / 'absent.pth'):
+        assert main(lead + [str(src), str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f'convert_{module}: ') and str(src) in err, err
+    assert not out.exists()
