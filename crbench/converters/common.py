@@ -112,6 +112,31 @@ def read_state_dict(path: str, where: str = 'checkpoint', wrapper: str = 'state_
     return OrderedDict(obj)
 
 
+def rename_strictly(official: StateDict, rename: Callable[[str], str],
+                    target: Dict[str, torch.Tensor], where: str, hint: str) -> StateDict:
+    """``official`` with every key renamed by ``rename``, strictly onto ``target`` (the
+    crbench network's state dict, e.g. built on the meta device): a renamed key crbench
+    does not have, a shape mismatch and a crbench tensor nothing maps to are one error
+    that lists them and ends with ``hint``."""
+    out, unknown, bad_shape = OrderedDict(), [], []
+    for key, value in official.items():
+        new = rename(key)
+        if new not in target:
+            unknown.append(f'{key} -> {new}')
+        elif tuple(target[new].shape) != tuple(value.shape):
+            bad_shape.append(f'{key}: {tuple(value.shape)} vs {tuple(target[new].shape)}')
+        else:
+            out[new] = value
+    missing = [k for k in target if k not in out]
+    if unknown or bad_shape or missing:
+        raise ConversionError(
+            f"{where}: the official state dict does not map strictly onto crbench's network "
+            f'({len(unknown)} unknown: {shorten(unknown)}; {len(bad_shape)} shape mismatches: '
+            f'{shorten(bad_shape)}; {len(missing)} crbench tensors not covered: '
+            f'{shorten(missing)}). {hint}')
+    return out
+
+
 def run_converter(prog: str, convert: Callable[[], dict], out: str,
                   summary: Optional[Callable[[dict], str]] = None, errors: tuple = ()) -> int:
     """The command line every converter shares: ``convert()``, and on bad input (the

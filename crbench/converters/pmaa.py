@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from .common import ConversionError, conversion_meta, read_state_dict, run_converter, shorten
+from .common import conversion_meta, read_state_dict, rename_strictly, run_converter
 
 OFFICIAL_REPO = 'https://github.com/XavierJiezou/PMAA'
 
@@ -88,25 +88,9 @@ def build_network(role: str, device: str = 'cpu') -> torch.nn.Module:
 
 def convert_network(official: 'OrderedDict[str, torch.Tensor]', role: str) -> 'OrderedDict':
     """Rename ``official`` for crbench's ``role`` network; strict on names and shapes."""
-    official = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in official.items())
-    target = build_network(role, 'meta').state_dict()
-    out, unknown, bad_shape = OrderedDict(), [], []
-    for key, value in official.items():
-        new = official_to_crbench(key, role)
-        if new not in target:
-            unknown.append(f'{key} -> {new}')
-        elif tuple(target[new].shape) != tuple(value.shape):
-            bad_shape.append(f'{key}: {tuple(value.shape)} vs {tuple(target[new].shape)}')
-        else:
-            out[new] = value
-    missing = [k for k in target if k not in out]
-    if unknown or bad_shape or missing:
-        raise ConversionError(
-            f'PMAA {role}: the official state dict does not map strictly onto crbench\'s network '
-            f'({len(unknown)} unknown: {shorten(unknown)}; {len(bad_shape)} shape mismatches: '
-            f'{shorten(bad_shape)}; {len(missing)} crbench tensors not covered: {shorten(missing)}). '
-            'Is this a PMAA(32, 4) checkpoint of the official train_new.py?')
-    return out
+    return rename_strictly(official, lambda key: official_to_crbench(key, role),
+                           build_network(role, 'meta').state_dict(), f'PMAA {role}',
+                           'Is this a PMAA(32, 4) checkpoint of the official train_new.py?')
 
 
 CONVENTIONS = dict(value_range=[-1.0, 1.0], band_order='R, G, B, NIR (x / 10000, then (x - 0.5) / 0.5)',

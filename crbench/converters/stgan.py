@@ -15,7 +15,8 @@ from typing import Optional
 
 import torch
 
-from .common import ConversionError, conversion_meta, read_state_dict, run_converter, shorten
+from .common import (ConversionError, conversion_meta, read_state_dict, rename_strictly,
+                     run_converter, shorten)
 
 OFFICIAL_REPO = 'https://github.com/ermongroup/STGAN'
 NUM_DOWNS = 8
@@ -55,33 +56,20 @@ def build_network(role: str, device: str = 'cpu') -> torch.nn.Module:
 
 
 def convert_network(official, role: str) -> 'OrderedDict[str, torch.Tensor]':
-    official = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in official.items())
-    target = build_network(role, 'meta').state_dict()
-    out, unknown, bad = OrderedDict(), [], []
-    for key, value in official.items():
-        if role == 'generator':
-            new = generator_key(key)
-            if new is None:  # a duplicate branch: must equal branch 0
-                twin = re.sub(r'\.model_\d\.', '.model_0.', key)
-                if twin not in official or not torch.equal(official[twin], value):
-                    bad.append(f'{key} differs from {twin} (the branches share weights)')
-                continue
-        else:
-            new = discriminator_key(key)
-        if new not in target:
-            unknown.append(f'{key} -> {new}')
-        elif tuple(target[new].shape) != tuple(value.shape):
-            bad.append(f'{key}: {tuple(value.shape)} vs {tuple(target[new].shape)}')
-        else:
-            out[new] = value
-    missing = [k for k in target if k not in out]
-    if unknown or bad or missing:
-        raise ConversionError(
-            f'STGAN {role}: the official state dict does not map strictly onto crbench\'s network '
-            f'({len(unknown)} unknown: {shorten(unknown)}; {len(bad)} mismatches: {shorten(bad)}; '
-            f'{len(missing)} crbench tensors not covered: {shorten(missing)}). Is this an '
-            'unet_256_independent / basic-D checkpoint with --input_nc 4 --norm batch?')
-    return out
+    """Rename ``official`` for crbench's ``role`` network; strict on names and shapes."""
+    rename = generator_key if role == 'generator' else discriminator_key
+    if role == 'generator':  # the duplicate branches must equal branch 0, then are dropped
+        twins = {key: re.sub(r'\.model_\d\.', '.model_0.', key)
+                 for key in official if generator_key(key) is None}
+        differ = [f'{key} differs from {twin}' for key, twin in twins.items()
+                  if twin not in official or not torch.equal(official[twin], official[key])]
+        if differ:
+            raise ConversionError(f'STGAN generator: {shorten(differ)}; the official encoder '
+                                  'branches share weights, so this is not an official file')
+        official = OrderedDict((k, v) for k, v in official.items() if k not in twins)
+    return rename_strictly(official, rename, build_network(role, 'meta').state_dict(),
+                           f'STGAN {role}', 'Is this an unet_256_independent / basic-D '
+                           'checkpoint with --input_nc 4 --norm batch?')
 
 
 CONVENTIONS = dict(value_range=[-1.0, 1.0], band_order='R, G, B, NIR per date; output R, G, B',
