@@ -112,6 +112,23 @@ def read_state_dict(path: str, where: str = 'checkpoint', wrapper: str = 'state_
     return OrderedDict(obj)
 
 
+def build_from_config(config: str, cfg_options: Optional[dict], model_type: str,
+                      hint: str = ''):
+    """``(cfg, model)``: the model of ``config`` (checked overrides applied, via
+    :func:`crbench.apis.load_config`), built on the meta device (names and shapes only, no
+    memory). A config of another model type is a ConversionError."""
+    from crbench.apis import load_config
+    from crbench.registry import MODELS
+    from crbench.setup_env import register_all_modules
+    register_all_modules()
+    cfg = load_config(config, cfg_options)
+    if cfg.model.get('type') != model_type:
+        raise ConversionError(f'{config} builds {cfg.model.get("type")!r}, not {model_type}'
+                              + (f'; {hint}' if hint else ''))
+    with torch.device('meta'):
+        return cfg, MODELS.build(cfg.model)
+
+
 def rename_strictly(official: StateDict, rename: Callable[[str], str],
                     target: Dict[str, torch.Tensor], where: str, hint: str) -> StateDict:
     """``official`` with every key renamed by ``rename``, strictly onto ``target`` (the

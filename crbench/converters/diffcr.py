@@ -22,8 +22,8 @@ from typing import Dict
 
 import torch
 
-from .common import (ConversionError, StateDict, conversion_meta, read_state_dict,
-                     run_converter, shorten)
+from .common import (ConversionError, StateDict, build_from_config, conversion_meta,
+                     read_state_dict, run_converter, shorten)
 
 OFFICIAL_REPO = 'XavierJiezou/DiffCR'
 SOURCE_FORMAT = 'diffcr_palette'
@@ -105,12 +105,7 @@ def check_against(converted: StateDict, expected: StateDict) -> None:
 
 def convert(config: str, checkpoint: str) -> dict:
     """``{'state_dict', 'meta'}`` for the ``DiffCR`` framework of ``config`` (strict)."""
-    from mmengine.config import Config
-
-    from crbench.registry import MODELS
-    from crbench.setup_env import register_all_modules
-    register_all_modules()
-    model = MODELS.build(Config.fromfile(config).model)
+    _, model = build_from_config(config, None, 'DiffCR')
     state = convert_state_dict(read_state_dict(checkpoint))
     state = OrderedDict(('network.' + k, v) for k, v in state.items())
     check_against(state, model.state_dict())

@@ -33,7 +33,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .common import ConversionError, conversion_meta, run_converter
+from .common import ConversionError, build_from_config, conversion_meta, run_converter
 
 OFFICIAL_REPO = 'ameraner/dsen2-cr'
 CRBENCH_PREFIX = 'generator.'    # DSen2CRRestorer.generator
@@ -130,25 +130,9 @@ def map_keras_layers(layers: Mapping[str, Mapping[str, np.ndarray]], num_blocks:
     return state, table
 
 
-def build_target(config: str, cfg_options: Optional[dict] = None):
-    """The config's model on the meta device (no memory)."""
-    from mmengine.config import Config
-
-    import crbench.models  # noqa: F401  (registers the networks)
-    from crbench.registry import MODELS
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if cfg.model.get('type') != 'DSen2CRRestorer':
-        raise ConversionError(f'{config} builds {cfg.model.get("type")}, not a '
-                              'DSen2CRRestorer; pass a configs/dsen2_cr/ config')
-    with torch.device('meta'):
-        model = MODELS.build(cfg.model)
-    return cfg, model
-
-
 def convert(config: str, checkpoint: str, cfg_options: Optional[dict] = None) -> dict:
-    cfg, model = build_target(config, cfg_options)
+    cfg, model = build_from_config(config, cfg_options, 'DSen2CRRestorer',
+                                   'pass a configs/dsen2_cr/ config')
     num_blocks = len(model.generator.blocks)
     state, table = map_keras_layers(read_keras_h5(checkpoint), num_blocks)
     target = model.state_dict()

@@ -57,7 +57,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .common import SOURCE_FORMATS, ConversionError, StateDict, conversion_meta, run_converter
+from .common import (SOURCE_FORMATS, ConversionError, StateDict, build_from_config,
+                     conversion_meta, run_converter)
 
 OFFICIAL_REPO = 'Ly403/EMRDM'
 NET_PREFIX = 'model.diffusion_model.'   # DiffusionEngine.model (wrapper) .diffusion_model
@@ -163,20 +164,6 @@ def litema_name(param_name: str) -> str:
     return EMA_PREFIX + (EMA_WRAPPER_NAME + param_name).replace('.', '')
 
 
-def build_target(config: str, cfg_options: Optional[dict] = None):
-    """The config's EMRDM on the meta device (no memory)."""
-    from crbench.apis import load_config
-    from crbench.registry import MODELS
-    from crbench.setup_env import register_all_modules
-    register_all_modules()
-    cfg = load_config(config, cfg_options)
-    if cfg.model.get('type') != 'EMRDM':
-        raise ConversionError(f'{config} builds {cfg.model.get("type")!r}, not EMRDM')
-    with torch.device('meta'):
-        model = MODELS.build(cfg.model)
-    return cfg, model
-
-
 def map_keys(official: StateDict, model: torch.nn.Module, ema: bool
              ) -> Tuple[StateDict, Dict[str, List[str]]]:
     """crbench state dict and the key report (used / not used / unexpected / missing)."""
@@ -266,7 +253,7 @@ def convert(config: str, checkpoint: str, ema: bool = False, cfg_options: Option
     """Convert; returns ``{'state_dict', 'meta'}`` or raises ConversionError after the report."""
     obj = load_lightning_checkpoint(checkpoint, stub_objects)
     official = official_state_dict(obj)
-    cfg, model = build_target(config, cfg_options)
+    cfg, model = build_from_config(config, cfg_options, 'EMRDM')
     converted, report = map_keys(official, model, ema)
     shape_errors = check_shapes(model, converted)
     print_report(report, shape_errors)

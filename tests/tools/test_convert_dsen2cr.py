@@ -91,3 +91,14 @@ def test_cli_converts_the_keras_file_into_the_config_model(conv, tmp_path):
     bad = tmp_path / 'bad.hdf5'
     bad.write_bytes(b'not hdf5')
     assert conv.main([CONFIG, str(bad), str(tmp_path / 'y.pth')]) == 2
+
+
+def test_cli_refuses_a_mistyped_override_and_a_config_of_another_model(conv, tmp_path, capsys):
+    src = osp.join(FIXTURES, 'official_keras_tiny.h5')
+    assert conv.main([CONFIG, src, str(tmp_path / 'x.pth'), '--cfg-options',
+                      'model.generator.featurez=4']) == 2
+    assert 'featurez' in capsys.readouterr().err
+    other = osp.join(REPO, 'configs', 'diffcr', 'diffcr_sen2mtc_new.py')
+    assert conv.main([other, src, str(tmp_path / 'x.pth')]) == 2
+    assert 'not DSen2CRRestorer' in capsys.readouterr().err
+    assert not (tmp_path / 'x.pth').exists()
