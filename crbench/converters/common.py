@@ -21,6 +21,7 @@ the block built by :func:`conversion_meta`:
 """
 import os.path as osp
 import pickle
+import re
 import sys
 from collections import OrderedDict
 from typing import Callable, Dict, Iterable, Optional
@@ -127,6 +128,16 @@ def build_from_config(config: str, cfg_options: Optional[dict], model_type: str,
                               + (f'; {hint}' if hint else ''))
     with torch.device('meta'):
         return cfg, MODELS.build(cfg.model)
+
+
+def apply_rules(key: str, rules) -> Optional[str]:
+    """``key`` renamed by the first ``(pattern, replacement)`` rule whose pattern matches it
+    in full (replacement: a ``re`` template, or a function of the match), or None."""
+    for pattern, repl in rules:
+        match = re.fullmatch(pattern, key)
+        if match:
+            return repl(match) if callable(repl) else match.expand(repl)
+    return None
 
 
 def rename_strictly(official: StateDict, rename: Callable[[str], str],

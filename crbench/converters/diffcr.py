@@ -22,8 +22,8 @@ from typing import Dict
 
 import torch
 
-from .common import (ConversionError, StateDict, build_from_config, conversion_meta,
-                     read_state_dict, run_converter, shorten)
+from .common import (ConversionError, StateDict, apply_rules, build_from_config,
+                     conversion_meta, read_state_dict, run_converter, shorten)
 
 OFFICIAL_REPO = 'XavierJiezou/DiffCR'
 SOURCE_FORMAT = 'diffcr_palette'
@@ -43,7 +43,7 @@ BLOCK_NAMES = {
 }
 _MEMBER = '|'.join(re.escape(k) for k in BLOCK_NAMES)
 
-#: (official pattern, crbench replacement); the pattern must match the whole key
+#: (official pattern, crbench replacement) rules of :func:`~.common.apply_rules`
 RULES = (
     (r'intro\.(weight|bias)', r'noisy_stem.\1'),
     (r'cond_intro\.(weight|bias)', r'cond_stem.\1'),
@@ -52,24 +52,18 @@ RULES = (
     (r'(downs|cond_downs)\.(\d+)\.(weight|bias)', r'\1.\2.\3'),
     (r'ups\.(\d+)\.0\.weight', r'ups.\1.conv.weight'),
     (rf'(encoders|cond_encoders|decoders)\.(\d+)\.(\d+)\.({_MEMBER})((?:\.weight|\.bias)?)',
-     None),
-    (rf'middle_blks\.(\d+)\.({_MEMBER})((?:\.weight|\.bias)?)', None),
+     lambda m: f'{m[1]}.{m[2]}.{m[3]}.{BLOCK_NAMES[m[4]]}{m[5]}'),
+    (rf'middle_blks\.(\d+)\.({_MEMBER})((?:\.weight|\.bias)?)',
+     lambda m: f'middle.{m[1]}.{BLOCK_NAMES[m[2]]}{m[3]}'),
 )
 
 
 def map_key(key: str) -> str:
     """The crbench name of one official denoiser key (``ConversionError`` if none)."""
-    for pattern, repl in RULES:
-        match = re.fullmatch(pattern, key)
-        if not match:
-            continue
-        if repl is not None:
-            return match.expand(repl)
-        groups = match.groups()
-        if key.startswith('middle_blks.'):
-            return f'middle.{groups[0]}.{BLOCK_NAMES[groups[1]]}{groups[2]}'
-        return f'{groups[0]}.{groups[1]}.{groups[2]}.{BLOCK_NAMES[groups[3]]}{groups[4]}'
-    raise ConversionError(f'official key {key!r} matches no rule of the DiffCR name table')
+    new = apply_rules(key, RULES)
+    if new is None:
+        raise ConversionError(f'official key {key!r} matches no rule of the DiffCR name table')
+    return new
 
 
 def convert_state_dict(official: StateDict) -> StateDict:

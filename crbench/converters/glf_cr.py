@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 import torch
 
-from .common import (ConversionError, StateDict, conversion_meta, read_state_dict,
+from .common import (ConversionError, StateDict, apply_rules, conversion_meta, read_state_dict,
                      run_converter, shorten)
 
 OFFICIAL_REPO = 'xufangchn/GLF-CR'
@@ -86,11 +86,10 @@ def read_official(path: str) -> StateDict:
 
 def rename(key: str) -> str:
     """crbench key of one official weight key (ConversionError if no rule matches)."""
-    for pattern, template in OFFICIAL_TO_CRBENCH:
-        m = re.fullmatch(pattern, key)
-        if m:
-            return m.expand(template)
-    raise ConversionError(f'official key {key!r} matches no rule of the GLF-CR name table')
+    new = apply_rules(key, OFFICIAL_TO_CRBENCH)
+    if new is None:
+        raise ConversionError(f'official key {key!r} matches no rule of the GLF-CR name table')
+    return new
 
 
 def hyper_parameters(official: StateDict) -> dict:

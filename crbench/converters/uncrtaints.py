@@ -31,7 +31,8 @@ from typing import Dict, Optional
 
 import torch
 
-from .common import ConversionError, conversion_meta, load_file, run_converter, shorten
+from .common import (ConversionError, apply_rules, conversion_meta, load_file, run_converter,
+                     shorten)
 
 OFFICIAL_REPO = 'PatrickTUM/UnCRtainTS'
 SOURCE_FORMAT = 'uncrtaints_official'
@@ -77,10 +78,9 @@ def load_official(path: str) -> StateDict:
 
 
 def crbench_key(key: str) -> str:
-    for pattern, template in OFFICIAL_TO_CRBENCH:
-        match = re.fullmatch(pattern, key)
-        if match:
-            return match.expand(template)
+    new = apply_rules(key, OFFICIAL_TO_CRBENCH)
+    if new is not None:
+        return new
     raise ConversionError(f'official key {key!r} has no crbench counterpart (crbench implements '
                           "the MBConv UnCRtainTS with use_v=False, separate_out=False)")
 
