@@ -20,7 +20,7 @@ import torch
 
 from .common import conversion_meta, read_state_dict, rename_strictly, run_converter
 
-OFFICIAL_REPO = 'https://github.com/XavierJiezou/PMAA'
+OFFICIAL_REPO = 'XavierJiezou/PMAA'
 
 #: official key pattern -> crbench key (regex substitutions applied in order).
 RENAMES: List[Tuple[str, str]] = [

@@ -18,7 +18,7 @@ import torch
 from .common import (ConversionError, conversion_meta, read_state_dict, rename_strictly,
                      run_converter, shorten)
 
-OFFICIAL_REPO = 'https://github.com/ermongroup/STGAN'
+OFFICIAL_REPO = 'ermongroup/STGAN'
 NUM_DOWNS = 8
 
 

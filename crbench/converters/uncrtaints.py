@@ -27,16 +27,15 @@ import argparse
 import re
 import sys
 from collections import OrderedDict
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
 
-from .common import (ConversionError, apply_rules, conversion_meta, load_file, run_converter,
-                     shorten)
+from .common import (ConversionError, StateDict, apply_rules, conversion_meta, load_file,
+                     run_converter, shorten)
 
 OFFICIAL_REPO = 'PatrickTUM/UnCRtainTS'
 SOURCE_FORMAT = 'uncrtaints_official'
-StateDict = Dict[str, torch.Tensor]
 
 _MBCONV = {  # official PreNorm(Sequential) index -> crbench MBConvBlock attribute
     'norm': 'pre_norm', 'fn.0': 'expand', 'fn.1': 'expand_norm', 'fn.3': 'depthwise',
