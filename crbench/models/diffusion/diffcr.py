@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 from crbench.models.diffusion.processes import GaussianDiffusion, InterpolatedVP, sigmoid_betas
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
@@ -178,14 +178,10 @@ class DiffCR(BaseRestorer):
             noise = torch.randn(shape, generator=generator, device=cond.device, dtype=cond.dtype)
             out = self.sampler(self.denoiser(cond), noise, self.process, generator=generator,
                                callback=callback, progress=progress)
-        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
-            else out
+        return outside_inference(out)
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, Tensor]) -> Tensor:
-        generator = None
-        if self.sampling_seed is not None:
-            device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
-                else 'cpu'
-            generator = torch.Generator(device=device).manual_seed(self.sampling_seed)
-        return self.sample(inputs, generator=generator)
+        device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
+            else 'cpu'
+        return self.sample(inputs, generator=seeded_generator(self.sampling_seed, device))

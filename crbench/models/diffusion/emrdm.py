@@ -34,7 +34,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 from crbench.models.diffusion.processes import MeanRevertingEDM, per_sample
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
@@ -204,14 +204,10 @@ class EMRDM(BaseRestorer):
             noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             out = self.sampler(self.denoiser(cond), noise, self.process.with_mean(mu),
                                generator=generator, callback=callback, progress=progress)
-        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
-            else out
+        return outside_inference(out)
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, Tensor]) -> Tensor:
-        generator = None
-        if self.sampling_seed is not None:
-            device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
-                else 'cpu'
-            generator = torch.Generator(device=device).manual_seed(self.sampling_seed)
-        return self.sample(inputs, generator=generator)
+        device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
+            else 'cpu'
+        return self.sample(inputs, generator=seeded_generator(self.sampling_seed, device))
