@@ -48,7 +48,7 @@ def options(max_iters, batch_size=4, ckpt_interval=None, lr=3e-3):
 def make_cfg(dataset, work_dir, data_root, opts):
     cfg = build_cfg(CONFIGS[dataset], work_dir, data_root, opts)
     for transform in cfg.train_dataloader.dataset.pipeline:
-        if transform['type'] == 'DSen2CRRandomCrop':
+        if transform['type'] == 'PairedRandomCrop':
             transform['size'] = CROP
     return cfg
 
@@ -92,9 +92,10 @@ def test_dsen2cr_resume_is_bit_exact(roots, tmp_path, restore_determinism):
     def cfg_for(work_dir, n):
         opts = options(n, batch_size=2, ckpt_interval=2)
         opts['randomness.deterministic'] = True
-        # Crops and flips draw from numpy's global generator. In a worker it is seeded per
-        # worker and replayed by the resumed loader's skip; in the main process
-        # RandomStateHook would rewind it after the skip (num_workers=0 is not exact).
+        # Flips draw from numpy's global generator (crops are seeded per sample and visit).
+        # In a worker it is seeded per worker and replayed by the resumed loader's skip; in
+        # the main process RandomStateHook would rewind it after the skip (num_workers=0 is
+        # not exact).
         opts['train_dataloader.num_workers'] = 1
         return make_cfg('sen12mscr', work_dir, roots['sen12mscr'], opts)
 
