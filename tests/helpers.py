@@ -22,6 +22,25 @@ def load_tool(name: str):
     return module
 
 
+def results_of_test_tool(config: str, checkpoint: str, data_root: str, out_dir,
+                         options: dict = None) -> dict:
+    """Run ``tools/test.py`` on ``checkpoint`` (work dir ``out_dir/test``, results in
+    ``out_dir/results``, ``options`` as ``--cfg-options``), check it exits 0 and return the
+    one results JSON it wrote."""
+    import glob
+    import json
+    import os.path as osp
+    results = osp.join(str(out_dir), 'results')
+    argv = [str(config), str(checkpoint), '--data-root', str(data_root), '--work-dir',
+            osp.join(str(out_dir), 'test'), '--results-dir', results]
+    if options:
+        argv += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+    assert load_tool('test').main(argv) == 0
+    (path, ) = glob.glob(osp.join(results, '*.json'))
+    with open(path) as f:
+        return json.load(f)
+
+
 # Models with a smoke config in configs/smoke/. The methods added for the papers' tables
 # (ctgan, diffcr, dsen2_cr, glf_cr, pix2pix, pmaa, stgan) have tiny end-to-end tests under
 # tests/models/ but no smoke config yet.

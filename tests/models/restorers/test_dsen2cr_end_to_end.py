@@ -2,8 +2,6 @@
 Runner on the synthetic twins of SEN12MS-CR (SAR + CARL, the cloud mask computed in the
 pipeline) and Sen2_MTC_New (optical only, L1), the loss falls, ``tools/test.py`` writes a
 results JSON, and resume is bit-exact (crops and flips included)."""
-import glob
-import json
 import math
 import os.path as osp
 
@@ -14,9 +12,8 @@ from mmengine.runner import Runner
 from crbench.datasets.synthetic import write_sen12mscr, write_sen2mtc
 from crbench.engine import load_checkpoint_file
 
-from test_zoo_end_to_end import (Snapshot, assert_same, build_cfg, load_tool,  # noqa: E402,F401
-                                 restore_determinism,
-                                 train_and_resume)
+from helpers import results_of_test_tool
+from test_zoo_end_to_end import Snapshot, assert_same, build_cfg, train_and_resume
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = {'sen12mscr': osp.join(REPO, 'configs', 'dsen2_cr', 'dsen2_cr_sen12mscr.py'),
@@ -73,14 +70,7 @@ def test_dsen2cr_trains_and_tests(dataset, roots, tmp_path):
                for k, v in runner.model.state_dict().items())
 
     checkpoint = osp.join(cfg.work_dir, f'iter_{iters}.pth')
-    results = tmp_path / 'results'
-    argv = [CONFIGS[dataset], checkpoint, '--work-dir', str(tmp_path / 'test'),
-            '--data-root', roots[dataset], '--results-dir', str(results), '--cfg-options']
-    argv += [f'{k}={v}' for k, v in opts.items()]
-    assert load_tool('test').main(argv) == 0
-    (path, ) = glob.glob(str(results / '*.json'))
-    with open(path) as f:
-        record = json.load(f)
+    record = results_of_test_tool(CONFIGS[dataset], checkpoint, roots[dataset], tmp_path, opts)
     assert record['model'] == 'dsen2_cr' and record['synthetic'] is True
     assert record['protocol'] == PROTOCOL[dataset]
     assert all(math.isfinite(v) for k, v in record['metrics'].items()

@@ -2,8 +2,6 @@
 loaders, schedule and learning rate shrunk or raised trains through MMEngine's Runner on
 a synthetic Sen2_MTC_New (three dates, 32 px), the L1 term falls, both Adam optimisers
 step, ``tools/test.py`` writes a results JSON, and resume is bit-exact."""
-import glob
-import json
 import math
 import os.path as osp
 
@@ -14,8 +12,8 @@ from mmengine.runner import Runner
 from crbench.datasets.synthetic import write_sen2mtc
 from crbench.engine import load_checkpoint_file
 
-from test_zoo_end_to_end import (REPO, adam_steps, assert_same, build_cfg, load_tool,  # noqa: F401
-                                 restore_determinism, train_and_resume)
+from helpers import results_of_test_tool
+from test_zoo_end_to_end import REPO, adam_steps, assert_same, build_cfg, train_and_resume
 
 CONFIG = osp.join(REPO, 'configs', 'stgan', 'stgan_sen2mtc_new.py')
 
@@ -54,14 +52,7 @@ def test_stgan_trains_and_tests(data_root, tmp_path):
     for name in ('generator', 'discriminator'):
         assert adam_steps(runner.optim_wrapper[name].optimizer) == {iters}, name
     ckpt = osp.join(cfg.work_dir, f'iter_{iters}.pth')
-    results = tmp_path / 'results'
-    argv = [CONFIG, ckpt, '--work-dir', str(tmp_path / 'test'), '--data-root', data_root,
-            '--results-dir', str(results), '--cfg-options']
-    argv += [f'{k}={v}' for k, v in opts.items()]
-    assert load_tool('test').main(argv) == 0
-    (path, ) = glob.glob(str(results / '*.json'))
-    with open(path) as f:
-        record = json.load(f)
+    record = results_of_test_tool(CONFIG, ckpt, data_root, tmp_path, opts)
     assert record['model'] == 'stgan' and record['protocol'] == 'sen2mtc_official'
     assert record['synthetic'] is True and record['n_images'] >= 1
     assert all(math.isfinite(record['metrics'][k]) for k in ('PSNR', 'SSIM'))
