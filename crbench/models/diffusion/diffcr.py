@@ -34,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
+from crbench.models.diffusion.emrdm import select_bands
 from crbench.models.diffusion.processes import GaussianDiffusion, InterpolatedVP, sigmoid_betas
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 
 
 def dynamic_threshold(x0: Tensor, ratio: float, max_value: float = 1.0) -> Tensor:
@@ -108,13 +109,7 @@ class DiffCR(BaseRestorer):
         if cloudy.dim() not in (4, 5):
             raise ValueError("inputs['cloudy'] must be B x C x H x W or B x L x C x H x W, got "
                              f'shape {tuple(cloudy.shape)}')
-        if self.cond_bands is not None:
-            num = cloudy.shape[-3]
-            bad = [b for b in self.cond_bands if not -num <= b < num]
-            if bad:
-                raise ValueError(f'cond_bands={self.cond_bands} selects bands {bad} that '
-                                 f"inputs['cloudy'] ({num} bands) does not have")
-            cloudy = cloudy[..., self.cond_bands, :, :]
+        cloudy = select_bands(cloudy, self.cond_bands, 'cond_bands')
         sar = inputs.get('sar')
         if sar is not None and self.use_sar:
             if cloudy.dim() != 4 or sar.shape[0] != cloudy.shape[0] \
