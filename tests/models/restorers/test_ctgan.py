@@ -14,7 +14,7 @@ from crbench.models.reference.ctgan import CTGANFeatureExtractor
 from crbench.registry import MODELS
 from crbench.structures import CRDataSample
 
-from helpers import results_of_test_tool
+from helpers import results_of_test_tool, short_run_options
 from test_zoo_end_to_end import adam_steps, assert_same, build_cfg, train_and_resume
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -147,15 +147,8 @@ def tiny_options(teacher, iters, batch_size=2, ckpt=None, deterministic=False):
     opts.update({'model.discriminator.ndf': 8, 'model.mask_teacher.checkpoint': teacher,
             'optim_wrapper.generator.optimizer.lr': 2e-3,
             'optim_wrapper.discriminator.optimizer.lr': 2e-3,
-            'param_scheduler.0.T_max': iters,
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': iters,
-            'train_cfg.val_interval': 10**6, 'default_hooks.checkpoint.interval': ckpt or iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1})
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    if deterministic:
-        opts['randomness.deterministic'] = True
-    return opts
+            'param_scheduler.0.T_max': iters})
+    return {**opts, **short_run_options(iters, batch_size, ckpt, deterministic)}
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from crbench.datasets.synthetic import write_sen12mscr, write_sen2mtc
 from crbench.engine import load_checkpoint_file
 
-from helpers import results_of_test_tool
+from helpers import results_of_test_tool, short_run_options
 from test_zoo_end_to_end import Snapshot, assert_same, build_cfg, train_and_resume
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -32,14 +32,8 @@ def roots(tmp_path_factory):
 
 def options(max_iters, batch_size=4, ckpt_interval=None, lr=3e-3):
     opts = {'model.generator.num_blocks': 2, 'model.generator.features': 8,
-            'optim_wrapper.optimizer.lr': lr,    # the recipe's 7e-5 needs thousands of steps
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    return opts
+            'optim_wrapper.optimizer.lr': lr}   # the recipe's 7e-5 needs thousands of steps
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 def make_cfg(dataset, work_dir, data_root, opts):

@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 from crbench.datasets.synthetic import write_sen2mtc
 
-from helpers import results_of_test_tool
+from helpers import results_of_test_tool, short_run_options
 from test_zoo_end_to_end import adam_steps, assert_same, build_cfg, train_and_resume
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -28,15 +28,8 @@ def tiny_options(iters, ckpt=None, deterministic=False):
             'model.discriminator.ndf': 4,
             'optim_wrapper.generator.optimizer.lr': 2e-3,
             'optim_wrapper.discriminator.optimizer.lr': 2e-3,
-            'param_scheduler.0.begin': iters // 2, 'param_scheduler.0.end': iters,
-            'train_dataloader.batch_size': 2, 'train_cfg.max_iters': iters,
-            'train_cfg.val_interval': 10**6, 'default_hooks.checkpoint.interval': ckpt or iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    if deterministic:
-        opts['randomness.deterministic'] = True
-    return opts
+            'param_scheduler.0.begin': iters // 2, 'param_scheduler.0.end': iters}
+    return {**opts, **short_run_options(iters, 2, ckpt, deterministic)}
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from crbench.datasets.synthetic import write_sen2mtc
 from crbench.engine import load_checkpoint_file
 from crbench.models.reference.pmaa import pmaa_teacher
 
-from helpers import results_of_test_tool
+from helpers import results_of_test_tool, short_run_options
 from test_zoo_end_to_end import REPO, adam_steps, assert_same, build_cfg, train_and_resume
 
 CONFIG = osp.join(REPO, 'configs', 'pmaa', 'pmaa_sen2mtc_new.py')
@@ -40,14 +40,8 @@ def options(teacher_file, max_iters, ckpt_interval=None, batch_size=2):
             'model.discriminator.base': 4, 'model.teacher.dim': 4,
             'model.teacher.aspp_hidden': 4, 'model.teacher_checkpoint': teacher_file,
             'optim_wrapper.generator.optimizer.lr': 5e-3,
-            'optim_wrapper.discriminator.optimizer.lr': 5e-3,
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    return opts
+            'optim_wrapper.discriminator.optimizer.lr': 5e-3}
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from crbench.datasets.synthetic import write_sen2mtc
 from crbench.engine import load_checkpoint_file
 
-from helpers import results_of_test_tool
+from helpers import results_of_test_tool, short_run_options
 from test_zoo_end_to_end import REPO, adam_steps, assert_same, build_cfg, train_and_resume
 
 CONFIG = osp.join(REPO, 'configs', 'stgan', 'stgan_sen2mtc_new.py')
@@ -28,14 +28,8 @@ def options(max_iters, ckpt_interval=None, batch_size=2):
     # 5 levels: the innermost map of a 32 px input is 1 x 1, as 8 levels make it at 256 px
     opts = {'model.generator.ngf': 4, 'model.generator.num_downs': 5, 'model.discriminator.ndf': 4,
             'optim_wrapper.generator.optimizer.lr': 5e-3,
-            'optim_wrapper.discriminator.optimizer.lr': 5e-3,
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    return opts
+            'optim_wrapper.discriminator.optimizer.lr': 5e-3}
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 @pytest.mark.slow

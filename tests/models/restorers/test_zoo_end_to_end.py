@@ -26,7 +26,7 @@ from crbench.apis import prepare_config
 from crbench.datasets.synthetic import write_cuhk
 from crbench.engine import load_checkpoint_file
 
-from helpers import results_of_test_tool
+from helpers import results_of_test_tool, short_run_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -65,17 +65,10 @@ def config_path(model):
 def tiny_options(model, max_iters, batch_size=4, ckpt_interval=None):
     """``--cfg-options`` that shrink a zoo config; the same dict serves tools/test.py."""
     opts = dict(TINY[model])
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
     lr_keys = (['optim_wrapper.generator.optimizer.lr', 'optim_wrapper.discriminator.optimizer.lr']
                if model in GANS else ['optim_wrapper.optimizer.lr'])
     opts.update({key: LR[model] for key in lr_keys})
-    opts.update({'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-                 'train_cfg.val_interval': 10**6,
-                 'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-                 'default_hooks.checkpoint.save_best': None,
-                 'default_hooks.logger.interval': 1})
-    return opts
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 def build_cfg(config, work_dir, data_root, options):
