@@ -2,8 +2,9 @@
 _base_ = ['../_base_/models/dsen2_cr.py', '../_base_/datasets/sen12mscr.py']
 
 # Data as the official generator (paper Sec. 5.1; what the code decides is marked "code"):
-# * a random 128 x 128 window per image (code: offsets 0..127), then a random flip (none,
-#   rows, cols) and a k x 90 deg rotation, drawn anew on every read (code);
+# * a random 128 x 128 window per image (code: offsets 0..127, hence last_offset=False),
+#   then a random flip (none, rows, cols) and a k x 90 deg rotation, drawn anew on every
+#   read (code);
 # * the CARL cloud + shadow mask is computed from the cropped, flipped cloudy image in
 #   reflectance x 1e4, before rescaling (paper Sec. 4.3.2; code threshold 0.2, cloud or
 #   shadow -> 1);
@@ -11,8 +12,8 @@ _base_ = ['../_base_/models/dsen2_cr.py', '../_base_/datasets/sen12mscr.py']
 #   [0, 10000]. NaN -> the band's lower bound (crbench's SEN12MS-CR rule; the official code
 #   fills the image mean).
 # Evaluation runs on the full 256 x 256 images with the SEN12MS-CR protocol of the base.
-sar_rescale = dict(type='DSen2CRRescaleBands', key='sar', in_ranges=[(-25.0, 0.0),
-                                                                        (-32.5, 0.0)])
+sar_rescale = dict(type='RescaleBandsToSymmetric', key='sar',
+                   in_ranges=((-25.0, 0.0), (-32.5, 0.0)), clip=True, nan_values=(-25.0, -32.5))
 optical_rescale = dict(type='RescaleToSymmetric', keys=('cloudy', 'gt'),
                        in_range=(0.0, 10000.0), clip=True, nan_value=0.0)
 pack = dict(type='PackCRInputs', input_keys=('cloudy', 'sar'),
@@ -21,7 +22,7 @@ pack = dict(type='PackCRInputs', input_keys=('cloudy', 'sar'),
                        'img_shape'))
 train_pipeline = [
     {{_base_.load_triplet}},
-    dict(type='DSen2CRRandomCrop', keys=('cloudy', 'sar', 'gt'), size=128),
+    dict(type='PairedRandomCrop', keys=('cloudy', 'sar', 'gt'), size=128, last_offset=False),
     dict(type='RandomFlipRotate90', keys=('cloudy', 'sar', 'gt'), seed=None),
     dict(type='SentinelCloudShadowMask', key='cloudy', threshold=0.2),
     sar_rescale,

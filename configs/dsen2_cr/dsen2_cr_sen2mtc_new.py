@@ -15,7 +15,7 @@ num_frames = 1  # mono-temporal: the packed input is 1 x 3 x H x W (tools/benchm
 # optical_range maps to reflectance / 2000 as in the official code.
 train_pipeline = [
     {{_base_.load_frames}},
-    dict(type='DSen2CRRandomCrop', keys=('cloudy', 'gt'), size=128),
+    dict(type='PairedRandomCrop', keys=('cloudy', 'gt'), size=128, last_offset=False),
     dict(type='RandomFlipRotate90', keys=('cloudy', 'gt'), seed=None),
     {{_base_.rescale}},
     dict(type='PackCRInputs', input_keys=('cloudy', ), meta_keys={{_base_.meta_keys}}),

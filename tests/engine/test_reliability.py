@@ -4,7 +4,6 @@ non-finite losses, refusal of malicious checkpoints, one result file per run.
 Everything runs a tiny MemoryNet on a synthetic CUHK-CR2 copy (4 + 4 images, 16×16
 after the resize) on CPU with one thread per process.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -27,6 +26,8 @@ from crbench.engine import (NonFiniteLossError, NonFiniteLossHook, UntrustedChec
 from crbench.models.restorers import SupervisedRestorer
 from crbench.registry import MODELS
 
+from helpers import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/memorynet/memorynet_cuhkcr2.py'
 TINY = {
@@ -47,14 +48,6 @@ def train_options(max_iters: int, ckpt_interval: int) -> dict:
     return dict(TINY, **{'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': 1000,
                          'default_hooks.checkpoint.interval': ckpt_interval,
                          'default_hooks.logger.interval': 1})
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'crbench_tool_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def free_port() -> int:
@@ -79,17 +72,6 @@ def data_root(tmp_path_factory) -> str:
     top = write_cuhk(str(tmp_path_factory.mktemp('data')), 'CUHK-CR2',
                      {'train': 4, 'test': 4}, size=32)
     return osp.join(top, 'CUHK-CR2')
-
-
-@pytest.fixture
-def restore_determinism():
-    """The Runner's deterministic mode is process-wide: undo it for later tests."""
-    state = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    yield
-    torch.use_deterministic_algorithms(state[0], warn_only=state[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = state[2:]
 
 
 def tiny_cfg(data_root: str, work_dir: str, options: dict):

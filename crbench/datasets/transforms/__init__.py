@@ -1,4 +1,4 @@
-from .dsen2cr import DSen2CRRandomCrop, DSen2CRRescaleBands, SentinelCloudShadowMask  # noqa: F401
+from .dsen2cr import SentinelCloudShadowMask  # noqa: F401
 from .flip_rotate import RandomFlipRotate90, flip_rotate
 from .formatting import PackCRInputs, to_chw_tensor
 from .geotiff import (LoadGeoTIFFBands, LoadTIFFBands, geotiff_header, read_geotiff,

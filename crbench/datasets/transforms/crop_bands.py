@@ -1,8 +1,8 @@
-"""Paired random crops and per-band rescaling of H×W×C arrays.
+"""Paired random crops and per-band rescaling of H×W×C (or T×H×W×C) arrays.
 
-GLF-CR trains on random 128×128 crops of the 256×256 SEN12MS-CR patches, the same window in
-the cloudy, SAR and clear images, and scales each SAR band by its own dB range (VV [-25, 0],
-VH [-32.5, 0]); :class:`RescaleToSymmetric` has one range per key.
+GLF-CR and DSen2-CR train on random 128×128 crops of the 256×256 SEN12MS-CR patches, the same
+window in the cloudy, SAR and clear images, and scale each SAR band by its own dB range
+(VV [-25, 0], VH [-32.5, 0]); :class:`RescaleToSymmetric` has one range per key.
 """
 from collections import Counter
 from typing import Optional, Sequence, Tuple
@@ -26,10 +26,22 @@ def crop_georeference(results: dict, top: int, left: int, height: int, width: in
     results['bounds'] = (min(xs), min(ys), max(xs), max(ys))
 
 
+def _grid(array: np.ndarray) -> Tuple[int, int]:
+    """H, W of an H×W, H×W×C or T×H×W×C array."""
+    return tuple(array.shape[:2] if array.ndim <= 3 else array.shape[-3:-1])
+
+
 @TRANSFORMS.register_module()
 class PairedRandomCrop(BaseTransform):
-    """Crop the same ``size`` window out of every keyed array, uniformly over all positions.
-    Images smaller than ``size`` are an error naming the key and the sample.
+    """Crop the same ``size`` window out of every keyed array (H×W×C, or T×H×W×C: every
+    frame gets the window). Images smaller than ``size`` are an error naming the key and
+    the sample.
+
+    Offsets are uniform over all positions, 0 … H − size. ``last_offset=False`` leaves out
+    the window flush with the bottom/right edge, 0 … H − size − 1, as the official DSen2-CR
+    generator does (ameraner/dsen2-cr, Code/tools/dataIO.py, ``DataGenerator``: offsets
+    ``randint(0, crop_size)`` for 256 → 128 crops); an image of exactly ``size`` then
+    passes unchanged.
 
     With a ``seed`` (default), the window of the n-th visit of a sample is drawn from
     ``numpy.random.default_rng((seed, sample_idx, n))``: a new window at every visit, and the
@@ -39,9 +51,9 @@ class PairedRandomCrop(BaseTransform):
     """
 
     def __init__(self, size, keys: Sequence[str] = ('cloudy', 'sar', 'gt'),
-                 seed: Optional[int] = 0):
+                 seed: Optional[int] = 0, last_offset: bool = True):
         self.size: Tuple[int, int] = (int(size), int(size)) if np.isscalar(size) else tuple(size)
-        self.keys, self.seed = tuple(keys), seed
+        self.keys, self.seed, self.last_offset = tuple(keys), seed, bool(last_offset)
         self._visits = Counter()
 
     def draw(self, results: dict, rows: int, cols: int) -> Tuple[int, int]:
@@ -59,26 +71,34 @@ class PairedRandomCrop(BaseTransform):
         present = [k for k in self.keys if k in results]
         if not present:
             raise KeyError(f'PairedRandomCrop: none of the keys {self.keys} is in the sample')
-        h, w = results[present[0]].shape[:2]
+        h, w = _grid(results[present[0]])
         ch, cw = self.size
         for key in present:
-            if results[key].shape[:2] != (h, w):
-                raise ValueError(f'PairedRandomCrop: {key!r} is {results[key].shape[:2]} but '
+            if _grid(results[key]) != (h, w):
+                raise ValueError(f'PairedRandomCrop: {key!r} is {_grid(results[key])} but '
                                  f'{present[0]!r} is {(h, w)} in sample '
                                  f'{results.get("sample_id", "?")}')
         if h < ch or w < cw:
             raise ValueError(f'PairedRandomCrop: sample {results.get("sample_id", "?")} is '
                              f'{h}×{w}, smaller than the crop {ch}×{cw}')
-        top, left = self.draw(results, h - ch + 1, w - cw + 1)
+        if self.last_offset:
+            rows, cols = h - ch + 1, w - cw + 1
+        else:
+            rows, cols = max(h - ch, 1), max(w - cw, 1)
+        top, left = self.draw(results, rows, cols)
         for key in present:
-            results[key] = np.ascontiguousarray(results[key][top:top + ch, left:left + cw])
+            window = (slice(top, top + ch), slice(left, left + cw))
+            if results[key].ndim > 3:
+                window = (Ellipsis, *window, slice(None))
+            results[key] = np.ascontiguousarray(results[key][window])
         results['img_shape'] = (ch, cw)
         results['crop_box'] = (int(top), int(left), ch, cw)
         crop_georeference(results, top, left, ch, cw)
         return results
 
     def __repr__(self):
-        return f'{self.__class__.__name__}(size={self.size}, keys={self.keys}, seed={self.seed})'
+        return (f'{self.__class__.__name__}(size={self.size}, keys={self.keys}, seed={self.seed}, '
+                f'last_offset={self.last_offset})')
 
 
 @TRANSFORMS.register_module()

@@ -5,14 +5,10 @@
   mask, so it is computed from the cloudy Sentinel-2 image itself, in reflectance
   ×10⁴, before any rescaling (paper Sec. 4.3.2; the official data generator does
   the same on each cropped, flipped and rotated training patch).
-* ``DSen2CRRandomCrop``: one random window for every keyed array (the official
-  generator reads a 128×128 window at a random offset).
-* ``DSen2CRRescaleBands``: per-band clipping ranges (the official SAR ranges
-  are VV [-25, 0] dB and VH [-32.5, 0] dB).
-All arrays are H×W×C, as the loaders produce them.
+The crop and the per-band SAR scaling are GLF-CR's too: ``PairedRandomCrop`` (with
+``last_offset=False`` for the official offset range) and ``RescaleBandsToSymmetric`` in
+``crop_bands.py``. All arrays are H×W×C, as the loaders produce them.
 """
-from typing import Optional, Sequence, Tuple
-
 import numpy as np
 from mmcv.transforms import BaseTransform
 from scipy import ndimage, signal
@@ -102,67 +98,4 @@ class SentinelCloudShadowMask(BaseTransform):
                              f'got shape {image.shape} ({results.get("cloudy_path")})')
         mask = cloud_shadow_mask(np.moveaxis(image, -1, 0), self.threshold)
         results[self.out_key] = mask[..., None]
-        return results
-
-
-@TRANSFORMS.register_module()
-class DSen2CRRandomCrop(BaseTransform):
-    """Cut the same random ``size``×``size`` window out of every keyed array.
-
-    Arrays are H×W×C or T×H×W×C (the H–W plane is axes (-3, -2)).
-
-    Offsets are drawn from numpy's global generator (MMEngine seeds it per worker)
-    in [0, H − size) as the official DSen2-CR generator does (for 256 → 128:
-    0 … 127); an image of exactly ``size`` passes unchanged.
-    """
-
-    def __init__(self, keys: Sequence[str] = ('cloudy', 'sar', 'gt'), size: int = 128):
-        self.keys, self.size = tuple(keys), int(size)
-
-    def transform(self, results: dict) -> dict:
-        h, w = results[self.keys[0]].shape[-3:-1]
-        if h < self.size or w < self.size:
-            raise ValueError(f'DSen2CRRandomCrop size {self.size} exceeds the image '
-                             f'{h}×{w} ({results.get("cloudy_path")})')
-        top = np.random.randint(h - self.size) if h > self.size else 0
-        left = np.random.randint(w - self.size) if w > self.size else 0
-        for key in self.keys:
-            if results[key].shape[-3:-1] != (h, w):
-                raise ValueError(f'DSen2CRRandomCrop: {key!r} is {results[key].shape[-3:-1]}, '
-                                 f'{self.keys[0]!r} is {(h, w)}; all keys must share a grid')
-            results[key] = np.ascontiguousarray(
-                results[key][..., top:top + self.size, left:left + self.size, :])
-        results['crop_offset'] = (int(top), int(left))
-        return results
-
-
-@TRANSFORMS.register_module()
-class DSen2CRRescaleBands(BaseTransform):
-    """Clip each band of ``key`` to its own range and map it to [-1, 1].
-
-    Args:
-        key: the H×W×C array.
-        in_ranges: one (low, high) per band.
-        nan_value: NaN is replaced by each band's low bound when None, else this value.
-    """
-
-    def __init__(self, key: str, in_ranges: Sequence[Tuple[float, float]],
-                 nan_value: Optional[float] = None):
-        self.key = key
-        self.in_ranges = [(float(lo), float(hi)) for lo, hi in in_ranges]
-        for lo, hi in self.in_ranges:
-            if not hi > lo:
-                raise ValueError(f'DSen2CRRescaleBands: range ({lo}, {hi}) needs high > low')
-        self.nan_value = nan_value
-
-    def transform(self, results: dict) -> dict:
-        x = np.asarray(results[self.key], dtype=np.float32)
-        if x.shape[-1] != len(self.in_ranges):
-            raise ValueError(f'DSen2CRRescaleBands: {self.key!r} has {x.shape[-1]} bands '
-                             f'but {len(self.in_ranges)} ranges are configured')
-        out = np.empty_like(x)
-        for c, (lo, hi) in enumerate(self.in_ranges):
-            band = np.nan_to_num(x[..., c], nan=lo if self.nan_value is None else self.nan_value)
-            out[..., c] = (np.clip(band, lo, hi) - lo) * (2.0 / (hi - lo)) - 1.0
-        results[self.key] = out
         return results

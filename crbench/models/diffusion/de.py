@@ -51,12 +51,12 @@ from typing import Callable, Dict, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-import crbench.samplers  # noqa: F401  (registers the samplers)
 from crbench.models.diffusion.frozen_reference import (DEFAULT_KEY_PREFIXES, INPUT_RANGES,
                                                         FrozenReference)
 from crbench.models.diffusion.processes import GaussianDiffusion, linear_betas  # noqa: F401
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 
 
 @MODELS.register_module()
@@ -254,16 +254,12 @@ class DiffusionEnhancement(BaseRestorer):
                     callback(dict(info, reference=ref, **record))
             out = self.sampler(self.denoiser(cloudy, ref, record), x_init, self.process,
                                generator=generator, callback=step_callback, progress=progress)
-        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
-            else out
+        return outside_inference(out)
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
         cloudy = self._cloudy(inputs)
-        generator = None
-        if self.sampling_seed is not None:
-            generator = torch.Generator(device=cloudy.device).manual_seed(self.sampling_seed)
-        return self.sample(cloudy, generator=generator)
+        return self.sample(cloudy, generator=seeded_generator(self.sampling_seed, cloudy.device))
 
     @staticmethod
     def _cloudy(inputs) -> torch.Tensor:

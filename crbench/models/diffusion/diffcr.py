@@ -34,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.models.diffusion.emrdm import select_bands
 from crbench.models.diffusion.processes import GaussianDiffusion, InterpolatedVP, sigmoid_betas
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 
 
 def dynamic_threshold(x0: Tensor, ratio: float, max_value: float = 1.0) -> Tensor:
@@ -108,13 +109,7 @@ class DiffCR(BaseRestorer):
         if cloudy.dim() not in (4, 5):
             raise ValueError("inputs['cloudy'] must be B x C x H x W or B x L x C x H x W, got "
                              f'shape {tuple(cloudy.shape)}')
-        if self.cond_bands is not None:
-            num = cloudy.shape[-3]
-            bad = [b for b in self.cond_bands if not -num <= b < num]
-            if bad:
-                raise ValueError(f'cond_bands={self.cond_bands} selects bands {bad} that '
-                                 f"inputs['cloudy'] ({num} bands) does not have")
-            cloudy = cloudy[..., self.cond_bands, :, :]
+        cloudy = select_bands(cloudy, self.cond_bands, 'cond_bands')
         sar = inputs.get('sar')
         if sar is not None and self.use_sar:
             if cloudy.dim() != 4 or sar.shape[0] != cloudy.shape[0] \
@@ -178,14 +173,10 @@ class DiffCR(BaseRestorer):
             noise = torch.randn(shape, generator=generator, device=cond.device, dtype=cond.dtype)
             out = self.sampler(self.denoiser(cond), noise, self.process, generator=generator,
                                callback=callback, progress=progress)
-        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
-            else out
+        return outside_inference(out)
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, Tensor]) -> Tensor:
-        generator = None
-        if self.sampling_seed is not None:
-            device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
-                else 'cpu'
-            generator = torch.Generator(device=device).manual_seed(self.sampling_seed)
-        return self.sample(inputs, generator=generator)
+        device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
+            else 'cpu'
+        return self.sample(inputs, generator=seeded_generator(self.sampling_seed, device))

@@ -34,13 +34,15 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-import crbench.samplers  # noqa: F401  (registers the samplers)
 from crbench.models.diffusion.processes import MeanRevertingEDM, per_sample
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 
 
-def _select_bands(cloudy: Tensor, bands: Optional[Sequence[int]], name: str) -> Tensor:
+def select_bands(cloudy: Tensor, bands: Optional[Sequence[int]], name: str) -> Tensor:
+    """``cloudy[..., bands, :, :]`` (all bands when ``bands`` is None); a band ``cloudy``
+    lacks is an error naming the ``name`` option."""
     if bands is None:
         return cloudy
     num = cloudy.shape[-3]
@@ -120,7 +122,7 @@ class EMRDM(BaseRestorer):
         if cloudy.dim() not in (4, 5):
             raise ValueError("inputs['cloudy'] must be B x C x H x W or B x L x C x H x W, got "
                              f'shape {tuple(cloudy.shape)}')
-        mu = _select_bands(cloudy, self.mean_bands, 'mean_bands')
+        mu = select_bands(cloudy, self.mean_bands, 'mean_bands')
         parts = []
         sar = inputs.get('sar')
         if sar is not None and self.use_sar:
@@ -129,7 +131,7 @@ class EMRDM(BaseRestorer):
                 raise ValueError(f"inputs['sar'] of shape {tuple(sar.shape)} does not match "
                                  f"inputs['cloudy'] of shape {tuple(cloudy.shape)}")
             parts.append(sar)
-        cond = _select_bands(cloudy, self.cond_bands, 'cond_bands')
+        cond = select_bands(cloudy, self.cond_bands, 'cond_bands')
         if cond.shape[-3] > 0:
             parts.append(cond)
         return mu, (torch.cat(parts, dim=-3) if parts else None)
@@ -204,14 +206,10 @@ class EMRDM(BaseRestorer):
             noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             out = self.sampler(self.denoiser(cond), noise, self.process.with_mean(mu),
                                generator=generator, callback=callback, progress=progress)
-        return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() \
-            else out
+        return outside_inference(out)
 
     @torch.no_grad()
     def restore(self, inputs: Dict[str, Tensor]) -> Tensor:
-        generator = None
-        if self.sampling_seed is not None:
-            device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
-                else 'cpu'
-            generator = torch.Generator(device=device).manual_seed(self.sampling_seed)
-        return self.sample(inputs, generator=generator)
+        device = inputs['cloudy'].device if isinstance(inputs, dict) and 'cloudy' in inputs \
+            else 'cpu'
+        return self.sample(inputs, generator=seeded_generator(self.sampling_seed, device))

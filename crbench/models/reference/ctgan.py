@@ -278,7 +278,12 @@ class CTGANGenerator(nn.Module):
 
 @MODELS.register_module()
 class CTGANDiscriminator(nn.Module):
-    """Conditional PatchGAN: (condition B×Cc×H×W, image B×Ci×H×W) → B×1×(H/16 − 1)²."""
+    """Conditional PatchGAN: (condition B×Cc×H×W, image B×Ci×H×W) → B×1×(H/32 − 1)².
+
+    Five stride-2 convolutions (an extra ndf → ndf one before pix2pix's widening, and the
+    8·ndf layer strided too), so it is not pix2pix's ``n_layers`` PatchGAN
+    (:class:`Pix2PixPatchDiscriminator`); 256 px give 7×7 logits.
+    """
 
     def __init__(self, in_channels: int = 16, ndf: int = 64):
         super().__init__()

@@ -35,6 +35,33 @@ def init_normal(module: nn.Module, gain: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The reference's ``--norm``: 'batch' (affine BN) or 'instance' (no affine)."""
+    if kind == 'batch':
+        return nn.BatchNorm2d(channels)
+    if kind == 'instance':
+        return nn.InstanceNorm2d(channels)
+    raise ValueError(f"norm must be 'batch' or 'instance', got {kind!r}")
+
+
+def patchgan_layers(in_channels: int, ndf: int = 64, n_layers: int = 3,
+                    norm: str = 'batch') -> list:
+    """The reference ``NLayerDiscriminator``: a 4×4 stride-2 conv, ``n_layers`` convs of
+    width ndf·min(2^n, 8) (stride 2, the last stride 1) with norm and LeakyReLU 0.2, and a
+    1-channel 4×4 conv; convolutions before a norm carry a bias only with instance norm."""
+    bias = norm == 'instance'
+    layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+    width = ndf
+    for n in range(1, n_layers + 1):
+        out = ndf * min(2 ** n, 8)
+        stride = 2 if n < n_layers else 1
+        layers += [nn.Conv2d(width, out, 4, stride=stride, padding=1, bias=bias),
+                   norm_layer(norm, out), nn.LeakyReLU(0.2, inplace=True)]
+        width = out
+    layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
+    return layers
+
+
 class UNetLevel(nn.Module):
     """One U-Net level: down conv, the inner levels, up conv; returns [skip, up] (or, for
     the outermost level, the image)."""
@@ -113,20 +140,11 @@ class Pix2PixPatchDiscriminator(nn.Module):
     Called as ``D(condition, image)``; ``in_channels`` is their channel sum.
     """
 
-    def __init__(self, in_channels: int = 6, ndf: int = 64, n_layers: int = 3):
+    def __init__(self, in_channels: int = 6, ndf: int = 64, n_layers: int = 3,
+                 norm: str = 'batch'):
         super().__init__()
         self.in_channels = in_channels
-        layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1),
-                  nn.LeakyReLU(0.2, inplace=True)]
-        width = ndf
-        for n in range(1, n_layers + 1):
-            out = ndf * min(2 ** n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [nn.Conv2d(width, out, 4, stride=stride, padding=1, bias=False),
-                       nn.BatchNorm2d(out), nn.LeakyReLU(0.2, inplace=True)]
-            width = out
-        layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*patchgan_layers(in_channels, ndf, n_layers, norm))
         init_normal(self)
 
     def forward(self, condition, image):
@@ -137,4 +155,5 @@ class Pix2PixPatchDiscriminator(nn.Module):
         return self.net(x)
 
 
-__all__ = ['Pix2PixUNetGenerator', 'Pix2PixPatchDiscriminator', 'init_normal']
+__all__ = ['Pix2PixUNetGenerator', 'Pix2PixPatchDiscriminator', 'init_normal', 'norm_layer',
+           'patchgan_layers']

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crbench.registry import MODELS
+from .layers import ChannelLayerNorm
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -125,22 +126,6 @@ class SeparableUnit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm2(self.pointwise(self.norm1(self.spatial(x))))
         return y + x if self.skip else y
-
-
-class ChannelLayerNorm(nn.Module):
-    """Layer norm over the channels of a B×C×H×W map (biased variance, eps 1e-6)."""
-
-    def __init__(self, dim: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.bias = nn.Parameter(torch.zeros(dim))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
 
 
 class ConvModulationBlock(nn.Module):

@@ -17,14 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crbench.registry import MODELS
-
-
-def _norm(kind: str, channels: int) -> nn.Module:
-    if kind == 'batch':
-        return nn.BatchNorm2d(channels)
-    if kind == 'instance':
-        return nn.InstanceNorm2d(channels)
-    raise ValueError(f"norm must be 'batch' or 'instance', got {kind!r}")
+from .pix2pix import init_normal, norm_layer, patchgan_layers
 
 
 @MODELS.register_module()
@@ -50,7 +43,7 @@ class STGANGenerator(nn.Module):
             innermost = level == num_downs - 1
             # level 0: conv only; inner levels: norm after the conv; innermost: no norm
             self.encoder.append(nn.Sequential(conv) if level == 0 or innermost
-                                else nn.Sequential(conv, _norm(norm, cout)))
+                                else nn.Sequential(conv, norm_layer(norm, cout)))
         self.decoder = nn.ModuleList()
         for level in range(num_downs - 1, -1, -1):
             inner = widths[level]
@@ -60,7 +53,8 @@ class STGANGenerator(nn.Module):
             else:
                 cout = widths[level - 1]
                 self.decoder.append(nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias),
-                                                  _norm(norm, cout)))
+                                                  norm_layer(norm, cout)))
+        init_normal(self)  # the reference's init_net(init_type='normal', init_gain=0.02)
 
     def encode(self, frame: torch.Tensor) -> List[torch.Tensor]:
         """Per-level features of one date; all but the first go through LeakyReLU first."""
@@ -90,20 +84,18 @@ class STGANGenerator(nn.Module):
 
 @MODELS.register_module()
 class STGANDiscriminator(nn.Module):
-    """pix2pix's 70×70 PatchGAN (``basic``, 3 layers) on concat(condition, image)."""
+    """pix2pix's 70×70 PatchGAN (``basic``, 3 layers; :func:`patchgan_layers`) on
+    concat(condition, image); the official keys ``model.*`` become ``body.*``."""
 
     def __init__(self, in_channels: int = 15, ndf: int = 64, n_layers: int = 3, norm: str = 'batch'):
         super().__init__()
-        bias = norm == 'instance'
-        layers = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        mult = 1
-        for n in range(1, n_layers + 1):
-            prev, mult = mult, min(2 ** n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=bias),
-                       _norm(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-        layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))
-        self.body = nn.Sequential(*layers)
+        self.in_channels = in_channels
+        self.body = nn.Sequential(*patchgan_layers(in_channels, ndf, n_layers, norm))
+        init_normal(self)  # the reference's init_net(init_type='normal', init_gain=0.02)
 
     def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([condition, image], dim=1))
+        x = torch.cat([condition, image], dim=1)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'STGANDiscriminator(in_channels={self.in_channels}) got '
+                             f'{condition.shape[1]} condition + {image.shape[1]} image channels')
+        return self.body(x)

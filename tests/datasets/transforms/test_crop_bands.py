@@ -60,6 +60,28 @@ def test_paired_random_crop_visits_are_reproducible():
         PairedRandomCrop(4)(dict(full))
 
 
+def test_dsen2cr_offsets_leave_out_the_last_window():
+    """last_offset=False: offsets 0 … H − size − 1 (official DSen2-CR); T×H×W×C arrays get
+    the window in every frame; an image of exactly the crop size passes unchanged."""
+    full = dict(sample(h=6, w=7), frames=np.random.default_rng(1).random((3, 6, 7, 2)))
+    last, dsen2cr = PairedRandomCrop(4), PairedRandomCrop(4, last_offset=False)
+    keys = ('cloudy', 'sar', 'gt', 'frames')
+    seen_last, seen_dsen2cr = set(), set()
+    for visit in range(60):
+        seen_last.add(last(dict(full, sample_idx=0))['crop_box'][:2])
+        out = PairedRandomCrop(4, keys=keys, last_offset=False, seed=visit)(
+            dict(full, sample_idx=0))
+        top, left = out['crop_box'][:2]
+        seen_dsen2cr.add((top, left))
+        np.testing.assert_array_equal(out['frames'], full['frames'][:, top:top + 4, left:left + 4])
+        np.testing.assert_array_equal(out['sar'], full['sar'][top:top + 4, left:left + 4])
+    assert {t for t, _ in seen_last} == {0, 1, 2} and {l for _, l in seen_last} == {0, 1, 2, 3}
+    assert {t for t, _ in seen_dsen2cr} == {0, 1} and {l for _, l in seen_dsen2cr} == {0, 1, 2}
+    exact = dict(sample(h=4, w=4), sample_idx=0)
+    out = dsen2cr(dict(exact))
+    assert out['crop_box'] == (0, 0, 4, 4) and np.array_equal(out['gt'], exact['gt'])
+
+
 def test_paired_random_crop_errors():
     with pytest.raises(ValueError, match='smaller than the crop'):
         PairedRandomCrop(16)(dict(sample(), sample_idx=0))

@@ -5,9 +5,7 @@ A tiny variant of configs/diffcr/diffcr_sen2mtc_new.py (only network size, sched
 learning rate and loaders change, in a config that inherits from it). Images are 16 x 16.
 """
 import copy
-import json
 import math
-import os
 import os.path as osp
 import uuid
 
@@ -18,6 +16,8 @@ from mmengine.runner import Runner
 
 from crbench.apis import prepare_config
 from crbench.datasets.synthetic import write_sen2mtc
+
+from helpers import results_of_test_tool
 
 pytestmark = pytest.mark.slow
 
@@ -90,31 +90,11 @@ def test_train_then_test_to_results_json(tmp_path):
     checkpoint = osp.join(runner.work_dir, f'iter_{ITERS}.pth')
     assert osp.isfile(checkpoint)
 
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('crbench_tool_test_diffcr_e2e',
-                                                  osp.join(REPO, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    results = str(tmp_path / 'results')
-    assert tool.main([config, checkpoint, '--data-root', data_root, '--work-dir',
-                      str(tmp_path / 'test'), '--results-dir', results]) == 0
-    (name, ) = [f for f in os.listdir(results) if f.endswith('.json')]
-    with open(osp.join(results, name)) as f:
-        record = json.load(f)
+    record = results_of_test_tool(config, checkpoint, data_root, tmp_path)
     assert record['model'] == 'diffcr' and record['dataset'] == 'Sen2_MTC_New'
     assert record['synthetic'] is True and record['n_images'] > 0
     assert {'PSNR', 'SSIM'} <= set(record['metrics'])
     assert all(math.isfinite(v) for v in record['metrics'].values()), record['metrics']
-
-
-@pytest.fixture
-def restore_determinism():
-    state = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    yield
-    torch.use_deterministic_algorithms(state[0], warn_only=state[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = state[2:]
 
 
 def _weights(runner):

@@ -6,7 +6,6 @@ and the sampling seed are changed, by small config files that inherit from them 
 user would write). Images are 16 x 16.
 """
 import copy
-import json
 import math
 import os
 import os.path as osp
@@ -21,6 +20,8 @@ from PIL import Image
 from crbench.apis import prepare_config
 from crbench.datasets.synthetic import write_cuhk, write_sen12mscr, write_sen2mtc
 from crbench.models.diffusion.emrdm import EMRDM
+
+from helpers import results_of_test_tool
 
 pytestmark = pytest.mark.slow
 
@@ -99,26 +100,6 @@ def probe_loss(model, batch, sigmas=(0.05, 0.2, 0.5, 1.0)):
                    for s in sigmas)
 
 
-def load_test_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('crbench_tool_test_emrdm_e2e',
-                                                  osp.join(REPO, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_test_tool(config, checkpoint, data_root, work_dir, results, options=()):
-    argv = [config, checkpoint, '--data-root', data_root, '--work-dir', work_dir,
-            '--results-dir', results]
-    if options:
-        argv += ['--cfg-options', *options]
-    assert load_test_tool().main(argv) == 0
-    (name, ) = [f for f in os.listdir(results) if f.endswith('.json')]
-    with open(osp.join(results, name)) as f:
-        return json.load(f)
-
-
 @pytest.mark.parametrize('case', list(CASES))
 def test_train_then_test_with_both_samplers(case, tmp_path):
     base, write, network, steps, dataset_name, protocol, n_test = CASES[case]
@@ -158,9 +139,7 @@ def test_train_then_test_with_both_samplers(case, tmp_path):
 
     records = {}
     for kind, config in (('stochastic', stochastic), ('deterministic', deterministic)):
-        records[kind] = run_test_tool(config, checkpoint, data_root,
-                                      str(tmp_path / f'test_{kind}'),
-                                      str(tmp_path / f'results_{kind}'))
+        records[kind] = results_of_test_tool(config, checkpoint, data_root, tmp_path / kind)
     for kind, record in records.items():
         assert record['dataset'] == dataset_name and record['protocol'] == protocol, kind
         assert record['synthetic'] is True and record['model'] == 'emrdm'
@@ -171,8 +150,8 @@ def test_train_then_test_with_both_samplers(case, tmp_path):
     assert records['stochastic']['metrics'] != records['deterministic']['metrics']
 
     if case == 'cuhkcr2':  # the stochastic sampler without churn is the deterministic one
-        no_churn = run_test_tool(stochastic, checkpoint, data_root, str(tmp_path / 'test_nc'),
-                                 str(tmp_path / 'results_nc'), ['model.sampler.s_churn=0.0'])
+        no_churn = results_of_test_tool(stochastic, checkpoint, data_root, tmp_path / 'no_churn',
+                                        {'model.sampler.s_churn': 0.0})
         assert no_churn['metrics'] == records['deterministic']['metrics']
     if case == 'sen2mtc_new':  # heads x samples attention images, T = 3 panels each
         files = sorted(os.listdir(attn_dir))
@@ -226,15 +205,6 @@ def test_stochastic_sampler_without_churn_equals_deterministic(temporal):
 
 
 # ---------------------------------------------------------------------------------------
-@pytest.fixture
-def restore_determinism():
-    """The Runner's deterministic mode is process-wide: undo it for later tests."""
-    state = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    yield
-    torch.use_deterministic_algorithms(state[0], warn_only=state[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = state[2:]
 
 
 def _weights(runner):

@@ -2,8 +2,9 @@
 import torch
 import torch.nn.functional as F
 
-from crbench.models.reference import cvae, memorynet, msda_cr
-from crbench.models.reference.layers import ChannelAttention
+from crbench.models.diffusion.networks import diffcr_nafnet
+from crbench.models.reference import cvae, memorynet, msda_cr, pmaa
+from crbench.models.reference.layers import ChannelAttention, ChannelLayerNorm
 
 
 def test_channel_attention_is_defined_once():
@@ -27,3 +28,16 @@ def test_channel_attention_keys_and_formula():
     hidden = F.relu(mean @ ca.down.weight[:, :, 0, 0].T + ca.down.bias)
     gate = torch.sigmoid(hidden @ ca.up.weight[:, :, 0, 0].T + ca.up.bias)
     torch.testing.assert_close(ca(x), x * gate[:, :, None, None])
+
+
+def test_channel_layer_norm_is_torch_layer_norm_over_channels():
+    assert diffcr_nafnet.ChannelLayerNorm is ChannelLayerNorm is pmaa.ChannelLayerNorm
+    torch.manual_seed(0)
+    norm = ChannelLayerNorm(6)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = 3 + 2 * torch.randn(2, 6, 5, 7)
+    expected = F.layer_norm(x.permute(0, 2, 3, 1), (6, ), norm.weight, norm.bias, eps=1e-6)
+    torch.testing.assert_close(norm(x), expected.permute(0, 3, 1, 2))
+    assert list(norm.state_dict()) == ['weight', 'bias']

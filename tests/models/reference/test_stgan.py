@@ -86,3 +86,27 @@ def test_forward_shapes_and_errors():
         net(torch.randn(2, 3, 3, 32, 32))
     d = STGANDiscriminator(in_channels=15, ndf=4)
     assert d(torch.randn(2, 12, 32, 32), y).shape == (2, 1, 2, 2)
+
+
+def test_networks_start_from_the_reference_init_and_d_is_pix2pix_patchgan():
+    """ermongroup/STGAN builds G and D through init_net(init_type='normal', gain 0.02):
+    conv weights N(0, 0.02), biases 0, BN scales N(1, 0.02); D is pix2pix's PatchGAN."""
+    from crbench.models.reference.pix2pix import Pix2PixPatchDiscriminator
+    torch.manual_seed(0)
+    for net in (STGANGenerator(ngf=8, num_downs=5), STGANDiscriminator(in_channels=15, ndf=16)):
+        convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        weights = torch.cat([m.weight.flatten() for m in convs])
+        assert abs(weights.std().item() - 0.02) < 0.002 and abs(weights.mean().item()) < 0.002
+        assert all(m.bias is None or not m.bias.any() for m in convs)
+        scales = torch.cat([m.weight for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+        assert abs(scales.mean().item() - 1) < 0.01 and 0.01 < scales.std().item() < 0.03
+    torch.manual_seed(1)
+    ours = STGANDiscriminator(in_channels=15, ndf=4)
+    torch.manual_seed(1)
+    pix2pix = Pix2PixPatchDiscriminator(in_channels=15, ndf=4)
+    assert [(k.split('.', 1)[1], v.shape) for k, v in ours.state_dict().items()] == \
+        [(k.split('.', 1)[1], v.shape) for k, v in pix2pix.state_dict().items()]
+    x, y = torch.randn(1, 12, 32, 32), torch.randn(1, 3, 32, 32)
+    assert torch.equal(ours.eval()(x, y), pix2pix.eval()(x, y))
+    with pytest.raises(ValueError, match='12 condition \\+ 4 image channels'):
+        ours(x, torch.randn(1, 4, 32, 32))

@@ -2,8 +2,6 @@
 Runner on the synthetic twins of SEN12MS-CR (SAR + CARL, the cloud mask computed in the
 pipeline) and Sen2_MTC_New (optical only, L1), the loss falls, ``tools/test.py`` writes a
 results JSON, and resume is bit-exact (crops and flips included)."""
-import glob
-import json
 import math
 import os.path as osp
 
@@ -14,9 +12,8 @@ from mmengine.runner import Runner
 from crbench.datasets.synthetic import write_sen12mscr, write_sen2mtc
 from crbench.engine import load_checkpoint_file
 
-from test_zoo_end_to_end import (Snapshot, assert_same, build_cfg, load_tool,  # noqa: E402,F401
-                                 restore_determinism,
-                                 train_and_resume)
+from helpers import results_of_test_tool, short_run_options
+from test_zoo_end_to_end import Snapshot, assert_same, build_cfg, train_and_resume
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = {'sen12mscr': osp.join(REPO, 'configs', 'dsen2_cr', 'dsen2_cr_sen12mscr.py'),
@@ -35,20 +32,14 @@ def roots(tmp_path_factory):
 
 def options(max_iters, batch_size=4, ckpt_interval=None, lr=3e-3):
     opts = {'model.generator.num_blocks': 2, 'model.generator.features': 8,
-            'optim_wrapper.optimizer.lr': lr,    # the recipe's 7e-5 needs thousands of steps
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    return opts
+            'optim_wrapper.optimizer.lr': lr}   # the recipe's 7e-5 needs thousands of steps
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 def make_cfg(dataset, work_dir, data_root, opts):
     cfg = build_cfg(CONFIGS[dataset], work_dir, data_root, opts)
     for transform in cfg.train_dataloader.dataset.pipeline:
-        if transform['type'] == 'DSen2CRRandomCrop':
+        if transform['type'] == 'PairedRandomCrop':
             transform['size'] = CROP
     return cfg
 
@@ -73,14 +64,7 @@ def test_dsen2cr_trains_and_tests(dataset, roots, tmp_path):
                for k, v in runner.model.state_dict().items())
 
     checkpoint = osp.join(cfg.work_dir, f'iter_{iters}.pth')
-    results = tmp_path / 'results'
-    argv = [CONFIGS[dataset], checkpoint, '--work-dir', str(tmp_path / 'test'),
-            '--data-root', roots[dataset], '--results-dir', str(results), '--cfg-options']
-    argv += [f'{k}={v}' for k, v in opts.items()]
-    assert load_tool('test').main(argv) == 0
-    (path, ) = glob.glob(str(results / '*.json'))
-    with open(path) as f:
-        record = json.load(f)
+    record = results_of_test_tool(CONFIGS[dataset], checkpoint, roots[dataset], tmp_path, opts)
     assert record['model'] == 'dsen2_cr' and record['synthetic'] is True
     assert record['protocol'] == PROTOCOL[dataset]
     assert all(math.isfinite(v) for k, v in record['metrics'].items()
@@ -92,9 +76,10 @@ def test_dsen2cr_resume_is_bit_exact(roots, tmp_path, restore_determinism):
     def cfg_for(work_dir, n):
         opts = options(n, batch_size=2, ckpt_interval=2)
         opts['randomness.deterministic'] = True
-        # Crops and flips draw from numpy's global generator. In a worker it is seeded per
-        # worker and replayed by the resumed loader's skip; in the main process
-        # RandomStateHook would rewind it after the skip (num_workers=0 is not exact).
+        # Flips draw from numpy's global generator (crops are seeded per sample and visit).
+        # In a worker it is seeded per worker and replayed by the resumed loader's skip; in
+        # the main process RandomStateHook would rewind it after the skip (num_workers=0 is
+        # not exact).
         opts['train_dataloader.num_workers'] = 1
         return make_cfg('sen12mscr', work_dir, roots['sen12mscr'], opts)
 

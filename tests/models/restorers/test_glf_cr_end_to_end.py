@@ -4,9 +4,7 @@ rate changed by a config that inherits from it) trains through MMEngine's Runner
 falling loss, tools/test.py writes a results JSON, and resume is bit-exact (random crops,
 stochastic depth and the data order included).
 """
-import json
 import math
-import os
 import os.path as osp
 import uuid
 
@@ -18,7 +16,7 @@ from crbench.apis import prepare_config
 from crbench.datasets.synthetic import write_sen12mscr
 from crbench.engine import load_checkpoint_file
 
-from helpers import load_tool
+from helpers import results_of_test_tool
 
 pytestmark = pytest.mark.slow
 
@@ -67,16 +65,6 @@ def data_root(tmp_path_factory):
                            patches_per_scene=1, size=32, seed=4)
 
 
-@pytest.fixture
-def restore_determinism():
-    state = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    yield
-    torch.use_deterministic_algorithms(state[0], warn_only=state[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = state[2:]
-
-
 def test_trains_and_tests(data_root, tmp_path):
     iters = 10
     config = write_config(str(tmp_path), 'glf_cr_tiny', iters)
@@ -90,13 +78,8 @@ def test_trains_and_tests(data_root, tmp_path):
     assert last < 0.85 * first, history
     assert runner.optim_wrapper.get_lr()['lr'] == [pytest.approx(1.5e-3)]  # the step schedule ran
 
-    results = tmp_path / 'results'
-    argv = [config, osp.join(runner.work_dir, f'iter_{iters}.pth'), '--data-root', data_root,
-            '--work-dir', str(tmp_path / 'test'), '--results-dir', str(results)]
-    assert load_tool('test').main(argv) == 0
-    (name, ) = [f for f in os.listdir(results) if f.endswith('.json')]
-    with open(results / name) as f:
-        record = json.load(f)
+    record = results_of_test_tool(config, osp.join(runner.work_dir, f'iter_{iters}.pth'),
+                                  data_root, tmp_path)
     assert record['model'] == 'glf_cr' and record['synthetic'] is True
     assert record['protocol'] == 'sen12mscr_official' and record['n_images'] >= 1
     assert all(math.isfinite(record['metrics'][k]) for k in ('PSNR', 'SSIM', 'MAE', 'SAM'))

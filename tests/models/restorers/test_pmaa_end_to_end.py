@@ -3,8 +3,6 @@ schedule and learning rate shrunk or raised trains through MMEngine's Runner on 
 synthetic Sen2_MTC_New (three dates, 64 px: the PatchGAN's five stride-2 convolutions need it), the generator's L1 term falls, both AdamW
 optimisers step, the frozen teacher is read from its file and stays unchanged,
 ``tools/test.py`` writes a results JSON, and resume is bit-exact."""
-import glob
-import json
 import math
 import os.path as osp
 
@@ -16,8 +14,8 @@ from crbench.datasets.synthetic import write_sen2mtc
 from crbench.engine import load_checkpoint_file
 from crbench.models.reference.pmaa import pmaa_teacher
 
-from test_zoo_end_to_end import (REPO, adam_steps, assert_same, build_cfg, load_tool,
-                                  restore_determinism, train_and_resume)  # noqa: F401
+from helpers import results_of_test_tool, short_run_options
+from test_zoo_end_to_end import REPO, adam_steps, assert_same, build_cfg, train_and_resume
 
 CONFIG = osp.join(REPO, 'configs', 'pmaa', 'pmaa_sen2mtc_new.py')
 
@@ -42,14 +40,8 @@ def options(teacher_file, max_iters, ckpt_interval=None, batch_size=2):
             'model.discriminator.base': 4, 'model.teacher.dim': 4,
             'model.teacher.aspp_hidden': 4, 'model.teacher_checkpoint': teacher_file,
             'optim_wrapper.generator.optimizer.lr': 5e-3,
-            'optim_wrapper.discriminator.optimizer.lr': 5e-3,
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    return opts
+            'optim_wrapper.discriminator.optimizer.lr': 5e-3}
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 @pytest.mark.slow
@@ -77,14 +69,7 @@ def test_pmaa_trains_and_tests(data_root, teacher_file, tmp_path):
     ckpt = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     assert not any(k.startswith('cloud_teacher.') for k in load_checkpoint_file(ckpt)['state_dict'])
 
-    results = tmp_path / 'results'
-    argv = [CONFIG, ckpt, '--work-dir', str(tmp_path / 'test'), '--data-root', data_root,
-            '--results-dir', str(results), '--cfg-options']
-    argv += [f'{k}={v}' for k, v in opts.items()]
-    assert load_tool('test').main(argv) == 0
-    (path, ) = glob.glob(str(results / '*.json'))
-    with open(path) as f:
-        record = json.load(f)
+    record = results_of_test_tool(CONFIG, ckpt, data_root, tmp_path, opts)
     assert record['model'] == 'pmaa' and record['protocol'] == 'sen2mtc_official'
     assert record['synthetic'] is True and record['n_images'] >= 1
     assert all(math.isfinite(record['metrics'][k]) for k in ('PSNR', 'SSIM'))

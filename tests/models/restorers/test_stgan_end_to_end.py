@@ -2,8 +2,6 @@
 loaders, schedule and learning rate shrunk or raised trains through MMEngine's Runner on
 a synthetic Sen2_MTC_New (three dates, 32 px), the L1 term falls, both Adam optimisers
 step, ``tools/test.py`` writes a results JSON, and resume is bit-exact."""
-import glob
-import json
 import math
 import os.path as osp
 
@@ -14,8 +12,8 @@ from mmengine.runner import Runner
 from crbench.datasets.synthetic import write_sen2mtc
 from crbench.engine import load_checkpoint_file
 
-from test_zoo_end_to_end import (REPO, adam_steps, assert_same, build_cfg, load_tool,  # noqa: F401
-                                 restore_determinism, train_and_resume)
+from helpers import results_of_test_tool, short_run_options
+from test_zoo_end_to_end import REPO, adam_steps, assert_same, build_cfg, train_and_resume
 
 CONFIG = osp.join(REPO, 'configs', 'stgan', 'stgan_sen2mtc_new.py')
 
@@ -30,14 +28,8 @@ def options(max_iters, ckpt_interval=None, batch_size=2):
     # 5 levels: the innermost map of a 32 px input is 1 x 1, as 8 levels make it at 256 px
     opts = {'model.generator.ngf': 4, 'model.generator.num_downs': 5, 'model.discriminator.ndf': 4,
             'optim_wrapper.generator.optimizer.lr': 5e-3,
-            'optim_wrapper.discriminator.optimizer.lr': 5e-3,
-            'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-            'default_hooks.checkpoint.save_best': None, 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    return opts
+            'optim_wrapper.discriminator.optimizer.lr': 5e-3}
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 @pytest.mark.slow
@@ -54,14 +46,7 @@ def test_stgan_trains_and_tests(data_root, tmp_path):
     for name in ('generator', 'discriminator'):
         assert adam_steps(runner.optim_wrapper[name].optimizer) == {iters}, name
     ckpt = osp.join(cfg.work_dir, f'iter_{iters}.pth')
-    results = tmp_path / 'results'
-    argv = [CONFIG, ckpt, '--work-dir', str(tmp_path / 'test'), '--data-root', data_root,
-            '--results-dir', str(results), '--cfg-options']
-    argv += [f'{k}={v}' for k, v in opts.items()]
-    assert load_tool('test').main(argv) == 0
-    (path, ) = glob.glob(str(results / '*.json'))
-    with open(path) as f:
-        record = json.load(f)
+    record = results_of_test_tool(CONFIG, ckpt, data_root, tmp_path, opts)
     assert record['model'] == 'stgan' and record['protocol'] == 'sen2mtc_official'
     assert record['synthetic'] is True and record['n_images'] >= 1
     assert all(math.isfinite(record['metrics'][k]) for k in ('PSNR', 'SSIM'))

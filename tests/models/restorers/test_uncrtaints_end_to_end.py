@@ -4,7 +4,6 @@ to a results JSON (with uncertainty maps), and bit-exact resume (multi-temporal 
 Tiny variants of configs/uncrtaints/uncrtaints_{l2_sen12mscr,sen2mtc_new}.py: only the
 network width, the schedule and the loaders change (config files inheriting from them).
 """
-import json
 import math
 import os
 import os.path as osp
@@ -18,6 +17,8 @@ from PIL import Image
 
 from crbench.apis import prepare_config
 from crbench.datasets.synthetic import write_sen12mscr, write_sen2mtc
+
+from helpers import results_of_test_tool
 
 pytestmark = pytest.mark.slow
 
@@ -73,29 +74,6 @@ def runner_for(config, work_dir, data_root, resume_from=None):
     return Runner.from_cfg(cfg)
 
 
-def run_test_tool(config, checkpoint, data_root, work_dir, results):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('crbench_tool_test_uncrtaints',
-                                                  osp.join(REPO, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    assert tool.main([config, checkpoint, '--data-root', data_root, '--work-dir', work_dir,
-                      '--results-dir', results]) == 0
-    (name, ) = [f for f in os.listdir(results) if f.endswith('.json')]
-    with open(osp.join(results, name)) as f:
-        return json.load(f)
-
-
-@pytest.fixture
-def restore_determinism():
-    state = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    yield
-    torch.use_deterministic_algorithms(state[0], warn_only=state[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = state[2:]
-
-
 @pytest.mark.parametrize('case', list(CASES))
 def test_trains_tests_and_resumes_exactly(case, tmp_path, restore_determinism):
     base, write, network, loss_key, dataset_name, protocol, extra = CASES[case]
@@ -129,8 +107,8 @@ def test_trains_tests_and_resumes_exactly(case, tmp_path, restore_determinism):
                 other = sb['state'][pid][k]
                 assert torch.equal(torch.as_tensor(v), torch.as_tensor(other)), (pid, k)
 
-    record = run_test_tool(config, osp.join(runner.work_dir, f'iter_{iters}.pth'), data_root,
-                           str(tmp_path / 'test'), str(tmp_path / 'results'))
+    record = results_of_test_tool(config, osp.join(runner.work_dir, f'iter_{iters}.pth'),
+                                  data_root, tmp_path)  # work dir tmp_path / 'test'
     assert record['dataset'] == dataset_name and record['protocol'] == protocol
     assert record['synthetic'] is True and record['model'] == runner.cfg.model_name
     assert {'PSNR', 'SSIM'} <= set(record['metrics'])

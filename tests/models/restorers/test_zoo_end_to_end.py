@@ -13,9 +13,6 @@
    optimisers' states is ``torch.equal``. SpA-GAN (two optimisers) and DE.
 """
 import copy
-import glob
-import importlib.util
-import json
 import math
 import os.path as osp
 import uuid
@@ -28,6 +25,8 @@ from mmengine.runner import Runner
 from crbench.apis import prepare_config
 from crbench.datasets.synthetic import write_cuhk
 from crbench.engine import load_checkpoint_file
+
+from helpers import results_of_test_tool, short_run_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -63,28 +62,13 @@ def config_path(model):
     return osp.join(REPO, 'configs', model, f'{model}_cuhkcr2.py')
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'crbench_tool_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def tiny_options(model, max_iters, batch_size=4, ckpt_interval=None):
     """``--cfg-options`` that shrink a zoo config; the same dict serves tools/test.py."""
     opts = dict(TINY[model])
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
     lr_keys = (['optim_wrapper.generator.optimizer.lr', 'optim_wrapper.discriminator.optimizer.lr']
                if model in GANS else ['optim_wrapper.optimizer.lr'])
     opts.update({key: LR[model] for key in lr_keys})
-    opts.update({'train_dataloader.batch_size': batch_size, 'train_cfg.max_iters': max_iters,
-                 'train_cfg.val_interval': 10**6,
-                 'default_hooks.checkpoint.interval': ckpt_interval or max_iters,
-                 'default_hooks.checkpoint.save_best': None,
-                 'default_hooks.logger.interval': 1})
-    return opts
+    return {**opts, **short_run_options(max_iters, batch_size, ckpt_interval)}
 
 
 def build_cfg(config, work_dir, data_root, options):
@@ -130,17 +114,6 @@ def data_root(tmp_path_factory):
     return osp.join(top, 'CUHK-CR2')
 
 
-@pytest.fixture
-def restore_determinism():
-    """``randomness.deterministic=True`` is process-wide: undo it for later tests."""
-    state = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    yield
-    torch.use_deterministic_algorithms(state[0], warn_only=state[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = state[2:]
-
-
 # ------------------------------------------------------------------------------------
 # 1. Every zoo model: Runner training, falling loss, both optimisers, results JSON
 # ------------------------------------------------------------------------------------
@@ -184,14 +157,7 @@ def test_zoo_model_trains_and_tests(model, data_root, tmp_path):
                    for k, v in net.state_dict().items())
 
     checkpoint = osp.join(cfg.work_dir, f'iter_{iters}.pth')
-    results = tmp_path / 'results'
-    argv = [config_path(model), checkpoint, '--work-dir', str(tmp_path / 'test'),
-            '--data-root', data_root, '--results-dir', str(results), '--cfg-options']
-    argv += [f'{k}={v}' for k, v in options.items()]
-    assert load_tool('test').main(argv) == 0
-    (path, ) = glob.glob(str(results / '*.json'))
-    with open(path) as f:
-        record = json.load(f)
+    record = results_of_test_tool(config_path(model), checkpoint, data_root, tmp_path, options)
     assert record['protocol'] == 'cuhk_official' and record['synthetic'] is True
     assert record['model'] == model and record['n_images'] == 2
     assert {'PSNR', 'SSIM', 'RMSE'} <= set(record['metrics'])
@@ -203,7 +169,8 @@ def test_zoo_model_trains_and_tests(model, data_root, tmp_path):
 # ------------------------------------------------------------------------------------
 def train_and_resume(make_cfg, n, k, tmp_path, hooks=()):
     """Train ``n`` iterations straight (checkpoint at ``k``), then from ``iter_k.pth``
-    resume in a fresh work dir up to ``n``. Returns (straight runner, resumed runner)."""
+    resume in a fresh work dir up to ``n``. Returns (straight runner, resumed runner, the
+    path of ``iter_k.pth``)."""
     straight_cfg = make_cfg(tmp_path / 'straight', n)
     assert straight_cfg.train_dataloader.sampler.type == 'InfiniteSampler'
     assert straight_cfg.randomness == dict(seed=0, deterministic=True)

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crbench.models.reference.layers import ChannelLayerNorm
 from crbench.registry import MODELS
 
 
@@ -47,22 +48,6 @@ def sinusoidal_embedding(values: Tensor, dim: int, max_period: float = 10000.0) 
     if dim % 2:
         emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
     return emb
-
-
-class ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channels of a B×C×H×W map (biased variance, eps 1e-6)."""
-
-    def __init__(self, channels: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / (var + self.eps).sqrt()
-        return self.weight.view(1, -1, 1, 1) * x + self.bias.view(1, -1, 1, 1)
 
 
 class DecoupledNAFBlock(nn.Module):
