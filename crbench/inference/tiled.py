@@ -92,12 +92,14 @@ def scaling_from_config(cfg) -> Tuple[SymmetricScaling, SymmetricScaling]:
     """(input scaling, output scaling) read from the config's test pipeline: the
     ``RescaleToSymmetric`` of ``cloudy`` and of ``gt`` (the same one for CUHK-CR,
     RICE, SEN12MS-CR, Sen2_MTC_New)."""
-    found = scalings_from_pipeline(_pipeline_of(cfg))
+    from crbench.engine.prediction_writer import output_scaling
+    pipeline = _pipeline_of(cfg)
+    found = scalings_from_pipeline(pipeline)
     if 'cloudy' not in found:
         raise SceneInferenceError(
             'the config\'s test pipeline has no RescaleToSymmetric for "cloudy", so the input '
             'units are unknown; pass the range explicitly (--in-range LO HI)')
-    return found['cloudy'], found.get('gt', found['cloudy'])
+    return found['cloudy'], output_scaling(pipeline)
 
 
 def check_mono_temporal(cfg, model) -> None:
