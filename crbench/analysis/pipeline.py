@@ -43,6 +43,8 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import DictAction
 
+from .profiling import sync_device
+
 STAGES = ('data', 'preprocess', 'forward', 'metrics', 'write')
 
 # Real test-split sizes (docs/datasets.md §2–§5), for the extrapolation on
@@ -125,11 +127,6 @@ class CallCounter:
             handle.remove()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 # ------------------------------------------------------------- profile
 def profile(cfg, checkpoint: Optional[str] = None, num_batches: int = 10,
             device: str = 'cpu', write: bool = True,
@@ -137,20 +134,16 @@ def profile(cfg, checkpoint: Optional[str] = None, num_batches: int = 10,
             real_name: Optional[str] = None) -> dict:
     """Profile ``cfg``'s test loop (see the module docstring); returns the JSON dict."""
     from mmengine.evaluator import Evaluator
-    from mmengine.runner import Runner, load_checkpoint
+    from mmengine.runner import Runner
 
     from crbench.engine.prediction_writer import PredictionWriterHook, find_value_range
-    from crbench.registry import MODELS
-    from crbench.setup_env import register_all_modules
+    from crbench.inference.api import init_model
 
-    register_all_modules()
+    if checkpoint and not osp.isfile(checkpoint):
+        raise PipelineError(f'checkpoint {checkpoint!r} does not exist')
     dev = torch.device(device)
-    model = MODELS.build(cfg.model)
-    if checkpoint:
-        if not osp.isfile(checkpoint):
-            raise PipelineError(f'checkpoint {checkpoint!r} does not exist')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    model = model.to(dev).eval()
+    # crbench's strict loader, as tools/test.py: converted (generator-only) files load too
+    model = init_model(cfg, checkpoint or None, device)
     loader = Runner.build_dataloader(cfg.test_dataloader)
     evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
@@ -178,10 +171,10 @@ def profile(cfg, checkpoint: Optional[str] = None, num_batches: int = 10,
             data = model.data_preprocessor(data, False)
             if index == 0:
                 image_size = _input_size(data)
-            _sync(dev)
+            sync_device(dev)
             t2 = time.perf_counter()
             outputs = model(**data, mode='predict')
-            _sync(dev)
+            sync_device(dev)
             t3 = time.perf_counter()
             evaluator.process(data_samples=outputs, data_batch=data)
             t4 = time.perf_counter()
@@ -403,12 +396,10 @@ def parse_args(argv=None, prog: str = 'crbench profile'):
 
 
 def run(args) -> dict:
-    from mmengine.config import Config
+    from crbench.apis import load_config
     if not osp.isfile(args.config):
         raise PipelineError(f'config {args.config!r} does not exist')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)  # misspelt override keys refused
     loader_cfg = cfg.test_dataloader
     if args.batch_size is not None:
         loader_cfg['batch_size'] = args.batch_size
@@ -443,10 +434,11 @@ def run(args) -> dict:
 
 
 def main(argv=None, prog: str = 'crbench profile') -> int:
+    from crbench.apis import ConfigError
     args = parse_args(argv, prog)
     try:
         result = run(args)
-    except (PipelineError, FileNotFoundError, KeyError) as err:
+    except (PipelineError, ConfigError, FileNotFoundError, KeyError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
     if args.data_only:

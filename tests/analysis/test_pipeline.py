@@ -68,3 +68,36 @@ def test_call_counter_counts_network_calls():
     counter.remove()
     model(torch.zeros(1, 2))
     assert counter.take() == {}
+
+
+def _profile_json(tmp_path, name, *extra):
+    out = tmp_path / f'{name}.json'
+    code = pipeline.main([CONFIG, *extra, '--synthetic', '--synthetic-size', '48',
+                          '--num-batches', '1', '--workers', '0', '--no-write',
+                          '--json', str(out), '--cfg-options', *TINY])
+    return code, (json.loads(out.read_text()) if code == 0 else None)
+
+
+def test_checkpoint_is_loaded_strictly_and_bad_input_exits_2(tmp_path, capsys):
+    import torch
+
+    from crbench.apis import init_model
+    overrides = dict(item.split('=') for item in TINY)
+    torch.manual_seed(123)
+    trained = init_model(CONFIG, cfg_options={k: int(v) for k, v in overrides.items()})
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': trained.state_dict()}, good)
+    _, fresh = _profile_json(tmp_path, 'fresh')
+    code, loaded = _profile_json(tmp_path, 'loaded', str(good))
+    assert code == 0 and loaded['checkpoint'] == str(good)
+    assert loaded['metrics']['PSNR'] != fresh['metrics']['PSNR']  # the weights were used
+    _, again = _profile_json(tmp_path, 'again', str(good))
+    assert again['metrics'] == loaded['metrics']
+    # weights of another network, a misspelt override key: exit 2 naming the problem
+    bad = tmp_path / 'bad.pth'
+    torch.save({'state_dict': {'generator.nothing': torch.zeros(1)}}, bad)
+    assert _profile_json(tmp_path, 'bad', str(bad))[0] == 2
+    assert 'bad.pth' in capsys.readouterr().err
+    code = pipeline.main([CONFIG, '--num-batches', '1', '--cfg-options',
+                          'model.generatr.n_feat=8'])
+    assert code == 2 and 'generatr' in capsys.readouterr().err
