@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import os.path as osp
 import statistics
 import sys
@@ -157,11 +155,9 @@ def main(argv=None) -> int:
     Console(width=120).print(table)
     print(f'natten: {natten_status()}')
     if args.json:
-        tmp = args.json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(dict(rows=rows, threads=args.threads, natten=natten_status(),
-                           torch=torch.__version__), f, indent=2)
-        os.replace(tmp, args.json)
+        from crbench.analysis.benchmark import write_json
+        write_json(dict(rows=rows, threads=args.threads, natten=natten_status(),
+                        torch=torch.__version__), args.json)
     return 0
 
 

@@ -330,10 +330,8 @@ def _clean(value):
 
 
 def write_json(record: dict, path: str) -> str:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(_clean(record), f, indent=1, sort_keys=False)
-        f.write('\n')
-    os.replace(tmp, path)
+    """Write ``record`` atomically as standard JSON (NaN and infinities become null);
+    every measuring tool's JSON goes through here."""
+    from crbench.engine.compat import atomic_write_bytes
+    atomic_write_bytes(path, (json.dumps(_clean(record), indent=1) + '\n').encode())
     return path

@@ -30,8 +30,6 @@ it; the JSON then says ``"synthetic": true``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import os.path as osp
 import shutil
 import sys
@@ -354,12 +352,6 @@ def _duration(seconds: float) -> str:
     return f'{seconds / 3600:.1f} h'
 
 
-def write_json(result: dict, path: str) -> None:
-    from crbench.engine.compat import atomic_write_bytes
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    atomic_write_bytes(path, json.dumps(result, indent=2).encode())
-
-
 # ------------------------------------------------------------------- CLI
 def parse_args(argv=None, prog: str = 'crbench profile'):
     parser = argparse.ArgumentParser(
@@ -450,6 +442,7 @@ def main(argv=None, prog: str = 'crbench profile') -> int:
     suffix = '_loader.json' if args.data_only else '_pipeline.json'
     path = args.json or osp.join(
         'work_dirs', 'profile', osp.splitext(osp.basename(args.config))[0] + suffix)
+    from .benchmark import write_json
     write_json(result, path)
     print(f'JSON: {path}')
     return 0

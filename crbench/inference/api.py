@@ -30,7 +30,7 @@ Inputs ``restore`` accepts:
 """
 import os
 import os.path as osp
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 import numpy as np
 import torch

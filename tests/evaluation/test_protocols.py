@@ -5,7 +5,7 @@ import lpips
 import numpy as np
 import pytest
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import peak_signal_noise_ratio
 
 from crbench.evaluation import get_protocol, nanmean_results
 from crbench.evaluation.protocols import PROTOCOLS, quantize_uint8_official
