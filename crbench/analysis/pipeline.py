@@ -76,20 +76,17 @@ def dataset_identity(dataset_cfg: dict) -> Dict[str, Optional[str]]:
 def write_synthetic_twin(dataset_cfg: dict, out_dir: str, num_test: int,
                          size: Optional[int] = None) -> str:
     """Write the synthetic twin of ``dataset_cfg`` and return its data_root."""
-    from crbench.datasets import synthetic
+    from crbench.datasets.synthetic import write_synthetic
     ident = dataset_identity(dataset_cfg)
-    counts = dict(train=2, test=max(1, num_test))
-    writer = ident['writer']
-    if writer.startswith('cuhk_cr'):
-        root = synthetic.write_cuhk(out_dir, ident['name'], counts, size, 0, None)
-        return osp.join(root, ident['name'])
-    if writer.startswith('rice'):
+    if ident['writer'].startswith('cuhk_cr'):
+        counts = dict(train=2, test=max(1, num_test))
+    elif ident['writer'].startswith('rice'):
         # RICE's split is computed (8:2): write enough pairs for num_test test images
         counts = dict(train=4 * num_test, test=num_test)
     else:
         # SEN12MS-CR / Sen2_MTC_New write ceil(train / 2) patches per scene or tile
         counts = dict(train=2 * num_test, test=num_test)
-    return synthetic.EXTRA_WRITERS[writer](out_dir, counts, size, 0, None)
+    return write_synthetic(ident['writer'], out_dir, counts, size, seed=0)
 
 
 def _set_data_root(dataloader_cfg: dict, data_root: str) -> None:

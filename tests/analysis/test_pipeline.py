@@ -101,3 +101,27 @@ def test_checkpoint_is_loaded_strictly_and_bad_input_exits_2(tmp_path, capsys):
     code = pipeline.main([CONFIG, '--num-batches', '1', '--cfg-options',
                           'model.generatr.n_feat=8'])
     assert code == 2 and 'generatr' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('config, name, size', [
+    ('configs/spagan/spagan_rice1.py', 'RICE1', 32),
+    ('configs/spagan/spagan_sen12mscr.py', 'SEN12MS-CR', 16),
+    ('configs/spagan/spagan_sen2mtc_new.py', 'Sen2_MTC_New', 16)])
+def test_synthetic_twin_of_every_dataset_kind(tmp_path, config, name, size):
+    out = tmp_path / 'profile.json'
+    assert pipeline.main([config, '--synthetic', '--synthetic-size', str(size),
+                          '--num-batches', '1', '--workers', '0', '--batch-size', '1',
+                          '--json', str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result['synthetic'] is True and result['images'] == 1
+    assert result['split']['source'] == f'real {name} test split'
+    assert result['split']['images'] == pipeline.REAL_TEST_SIZES[name]
+
+
+def test_synthetic_twin_writers_exist_for_every_dataset_type():
+    from crbench.datasets.synthetic import REAL_SIZES, WRITERS
+    for cfg in (dict(type='CUHKCRDataset', dataset_name='CUHK-CR1'), dict(type='CUHKCRDataset'),
+                dict(type='RICEDataset', version=2), dict(type='SEN12MSCRDataset'),
+                dict(type='Sen2MTCNewDataset')):
+        writer = pipeline.dataset_identity(cfg)['writer']
+        assert writer in WRITERS and writer in REAL_SIZES
