@@ -52,6 +52,26 @@ def _writers():
 WRITERS = _writers()
 
 
+# The folder each writer creates under ``out`` (and marks as synthetic when done).
+_TOP_FOLDERS = {'cuhk_cr1': 'C-CUHK', 'cuhk_cr2': 'C-CUHK', 'rice1': 'RICE_DATASET',
+                'rice2': 'RICE_DATASET', 'sen12mscr': 'SEN12MSCR', 'sen2mtc_new': 'Sen2_MTC_New'}
+
+
+def _refuse_real_copy(out: str, dataset: str) -> None:
+    """Never write synthetic files into a real dataset copy: a non-empty target folder
+    without the synthetic marker is refused."""
+    import os
+    import os.path as osp
+
+    from crbench.datasets.base import SYNTHETIC_MARKER
+    top = osp.join(out, _TOP_FOLDERS[dataset])
+    if osp.isdir(top) and os.listdir(top) and not osp.isfile(osp.join(top, SYNTHETIC_MARKER)):
+        raise FileExistsError(
+            f'{top!r} already holds files but no {SYNTHETIC_MARKER}: it looks like a real '
+            'dataset copy, which synthetic files would overwrite. Choose another output '
+            'folder (--out).')
+
+
 def write_synthetic(dataset: str, out: str, counts=None, size: int = DEFAULT_SIZE,
                     seed: int = 0, progress=None) -> str:
     """Write a synthetic copy of ``dataset`` (a key of :data:`WRITERS`) under ``out`` and
@@ -60,6 +80,7 @@ def write_synthetic(dataset: str, out: str, counts=None, size: int = DEFAULT_SIZ
     if dataset not in WRITERS:
         raise ValueError(f'unknown dataset {dataset!r}; one of {sorted(WRITERS)}')
     size = REAL_SIZES[dataset] if size is None else size
+    _refuse_real_copy(out, dataset)
     if size < 8:
         raise ValueError(f'size must be at least 8 pixels, got {size}')
     counts = counts or {'train': 8, 'test': 4}
