@@ -11,6 +11,8 @@ from crbench.datasets.completeness import (IncompleteDatasetError, find_unreadab
 from crbench.datasets.synthetic import write_cuhk
 from crbench.datasets.transforms import ImageReadError, read_png
 
+from .test_check import snapshot
+
 LOAD = dict(type='LoadImageBands', sources=dict(cloudy=[('cloudy_path', [0, 1, 2])],
                                                 gt=[('gt_path', [0, 1, 2])]))
 
@@ -54,7 +56,9 @@ def test_damaged_samples_are_found_and_excluded(cuhk):
     truncate(osp.join(cuhk, 'test', 'label', '3.png'))
     dataset = CUHKCRDataset(cuhk, split='test', use_nir=False, pipeline=[LOAD])
     require_complete(dataset)                        # nothing missing: only a damaged file
+    before = snapshot(osp.dirname(cuhk))
     (bad, ) = find_unreadable(dataset)
+    assert snapshot(osp.dirname(cuhk)) == before, 'the pre-read must not write into the root'
     assert bad['sample_id'] == '3' and '3.png' in bad['reason']
     kept = CUHKCRDataset(cuhk, split='test', use_nir=False, exclude_ids=['3'])
     assert [i['sample_id'] for i in kept.data_list] == ['2', '4']
