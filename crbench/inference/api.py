@@ -194,8 +194,8 @@ def _dataset_at(cfg, root: str, split: str, pipeline):
     dataset_cfg.pop('max_samples', None)
     try:
         return DATASETS.build(dataset_cfg)
-    except Exception:  # a folder that is not this dataset's root: try the next
-        return None
+    except (OSError, ValueError):  # not this dataset's root (DatasetLayoutError), or a
+        return None                  # split it does not have: try the next
 
 
 def _index_of(dataset) -> Dict[str, int]:
