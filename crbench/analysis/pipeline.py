@@ -41,14 +41,19 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import DictAction
 
+from crbench.datasets.cuhk_cr import PUBLISHED_COUNTS as CUHK_COUNTS
+from crbench.datasets.sen12mscr import PUBLISHED_COUNTS as SEN12MSCR_COUNTS
+from crbench.datasets.sen2mtc import PUBLISHED_COUNTS as SEN2MTC_COUNTS
 from .profiling import sync_device
 
 STAGES = ('data', 'preprocess', 'forward', 'metrics', 'write')
 
-# Real test-split sizes (docs/datasets.md §2–§5), for the extrapolation on
-# synthetic data. RICE2's split depends on the release (§3), so it is absent.
-REAL_TEST_SIZES = {'CUHK-CR1': 134, 'CUHK-CR2': 111, 'RICE1': 100,
-                   'SEN12MS-CR': 7899, 'Sen2_MTC_New': 687}
+# Real test-split sizes (the datasets' published counts, docs/datasets.md §2–§5), for
+# the extrapolation on synthetic data. RICE1: its shipped 8:2 split (100 test ids);
+# RICE2's split depends on the release (§3), so it is absent.
+REAL_TEST_SIZES = {**{name: c['test'] for name, c in CUHK_COUNTS.items()}, 'RICE1': 100,
+                   'SEN12MS-CR': SEN12MSCR_COUNTS['exact']['test'],
+                   'Sen2_MTC_New': SEN2MTC_COUNTS['test']}
 
 
 class PipelineError(RuntimeError):
