@@ -179,9 +179,9 @@ def _restore_arrays(model, arrays: Dict[str, np.ndarray], pipeline, scaling, as_
 def _read_image(path: str) -> np.ndarray:
     """One PNG/JPEG/TIFF as H×W×C in its stored units."""
     if path.lower().endswith(('.tif', '.tiff')):
-        import rasterio
-        with rasterio.open(path) as src:
-            return np.moveaxis(src.read(), 0, -1)
+        # the datasets' reader: read-only GDAL options, errors that name the file
+        from crbench.datasets.transforms.geotiff import read_geotiff
+        return read_geotiff(path)[0]
     from crbench.datasets.transforms.loading import read_png
     return read_png(path)
 
