@@ -94,13 +94,6 @@ def write_synthetic_twin(dataset_cfg: dict, out_dir: str, num_test: int,
     return write_synthetic(ident['writer'], out_dir, counts, size, seed=0)
 
 
-def _set_data_root(dataloader_cfg: dict, data_root: str) -> None:
-    dataset = dataloader_cfg['dataset']
-    dataset['data_root'] = data_root
-    if 'nir_root' in dataset:
-        dataset.pop('nir_root')
-
-
 # ------------------------------------------------------------- counting
 class CallCounter:
     """Counts forward calls of the model's child networks (the NFE)."""
@@ -390,7 +383,7 @@ def parse_args(argv=None, prog: str = 'crbench profile'):
 
 
 def run(args) -> dict:
-    from crbench.apis import load_config
+    from crbench.apis import load_config, set_data_root
     if not osp.isfile(args.config):
         raise PipelineError(f'config {args.config!r} does not exist')
     cfg = load_config(args.config, args.cfg_options)  # misspelt override keys refused
@@ -411,10 +404,10 @@ def run(args) -> dict:
             real_name = dataset_identity(loader_cfg['dataset'])['name']
             tmp = tempfile.mkdtemp(prefix='crbench_profile_data_')
             need = (args.num_batches + 1) * loader_cfg.get('batch_size', 1)
-            _set_data_root(loader_cfg, write_synthetic_twin(loader_cfg['dataset'], tmp, need,
-                                                            args.synthetic_size))
+            set_data_root(cfg, write_synthetic_twin(loader_cfg['dataset'], tmp, need,
+                                                    args.synthetic_size))
         elif args.data_root:
-            _set_data_root(loader_cfg, args.data_root)
+            set_data_root(cfg, args.data_root)  # as tools/test.py --data-root
         if args.data_only:
             rows = loader_throughput(cfg, args.workers or [0, 2, 4], args.num_batches)
             return dict(config=args.config, synthetic=bool(args.synthetic),
