@@ -5,8 +5,8 @@
         [--size 128] [--repeats 3] [--threads 1] [--switches ...] [--json FILE]
 
 Each model is built from its CUHK-CR2 config (``configs/<model>/<model>_cuhkcr2.py``,
-4 bands; seeded random weights, no checkpoint; perceptual losses, which need
-VGG weights and play no part in inference, are left out) and restores one fixed seeded
+4 bands; seeded random weights, no checkpoint; perceptual losses, which play no
+part in inference, are built without their VGG weights file) and restores one fixed seeded
 input of ``1×4×size×size`` through ``forward(mode='tensor')`` in eval mode, i.e.
 with the model's ``inference_cfg`` switches (crbench/models/restorers/base.py):
 
@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import os.path as osp
 import statistics
 import sys
@@ -56,21 +54,15 @@ SWITCHES = {
 def build(model_name: str, inference_cfg: dict, size: int):
     from mmengine.config import Config
 
+    from crbench.analysis.benchmark import without_pretrained_loss_weights
     from crbench.registry import MODELS as REGISTRY
     from crbench.setup_env import register_all_modules
     register_all_modules()
     path = osp.join(ROOT, 'configs', model_name, f'{model_name}_cuhkcr2.py')
     cfg = Config.fromfile(path)
-    model_cfg = dict(cfg.model, inference_cfg=inference_cfg)
-    for key in ('losses', 'pixel_losses'):  # inference needs no losses; VGG may be absent
-        losses = model_cfg.get(key)
-        if isinstance(losses, dict):
-            kept = {k: v for k, v in losses.items() if 'Perceptual' not in str(v.get('type'))}
-            model_cfg[key] = kept
-            weights = model_cfg.get(key.replace('losses', 'weights'))
-            if isinstance(weights, dict):
-                model_cfg[key.replace('losses', 'weights')] = {
-                    k: w for k, w in weights.items() if k in kept}
+    # inference needs no losses: a perceptual loss builds without its VGG weights file
+    model_cfg = dict(without_pretrained_loss_weights(cfg.model.to_dict()),
+                     inference_cfg=inference_cfg)
     if 'image_size' in model_cfg.get('generator', {}):  # CVAE: built for one size
         model_cfg['generator'] = dict(model_cfg['generator'], image_size=size)
     if model_cfg.get('type') == 'EMRDM':
@@ -157,11 +149,9 @@ def main(argv=None) -> int:
     Console(width=120).print(table)
     print(f'natten: {natten_status()}')
     if args.json:
-        tmp = args.json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(dict(rows=rows, threads=args.threads, natten=natten_status(),
-                           torch=torch.__version__), f, indent=2)
-        os.replace(tmp, args.json)
+        from crbench.analysis.benchmark import write_json
+        write_json(dict(rows=rows, threads=args.threads, natten=natten_status(),
+                        torch=torch.__version__), args.json)
     return 0
 
 

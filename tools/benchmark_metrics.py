@@ -32,9 +32,7 @@ equals the compute time) or of the wall time (``--clock wall``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import os.path as osp
 import sys
 import time
@@ -44,7 +42,6 @@ from typing import Callable, Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 # name -> (protocol, bands, with LPIPS)
@@ -251,10 +248,8 @@ def main(argv=None) -> int:
         payload = dict(clock=args.clock, threads=args.threads,
                        random_lpips_backbone=random_lpips,
                        torch=torch.__version__, rows=results)
-        tmp = args.json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, args.json)
+        from crbench.analysis.benchmark import write_json
+        write_json(payload, args.json)
     return 0
 
 

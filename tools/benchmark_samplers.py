@@ -20,7 +20,6 @@ Same draw and seed for every sampler. Nothing is downloaded or written except
 the optional JSON.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -107,9 +106,9 @@ def main(argv=None) -> int:
                 rows.append(dict(process=process_name, sampler=label, steps=steps, **row))
     _print(rows, args)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(settings=vars(args), data=dict(mean=data.mean, std=data.std),
-                           rows=rows), f, indent=2)
+        from crbench.analysis.benchmark import write_json
+        write_json(dict(settings=vars(args), data=dict(mean=data.mean, std=data.std),
+                        rows=rows), args.json)
     return 0
 
 

@@ -83,11 +83,6 @@ def _register():
     register_all_modules()
 
 
-def load_config(path: str):
-    from mmengine.config import Config
-    return Config.fromfile(path)
-
-
 def input_spec(cfg, size: int) -> Dict[str, tuple]:
     """Shapes of the inputs of one sample, batch 1, from the dataset base config."""
     if 'num_bands' not in cfg:
@@ -143,6 +138,7 @@ def benchmark_config(config: str, size: int = 256, repeats: int = 5, warmup: int
     """Benchmark the model of ``config`` (see the module docstring). Returns the JSON dict."""
     if size < 1 or repeats < 1 or warmup < 0:
         raise ValueError('size and repeats must be >= 1 and warmup >= 0')
+    from crbench.apis import load_config
     _register()
     cfg = load_config(config)
     dev = torch.device(device)
@@ -164,23 +160,23 @@ def benchmark_config(config: str, size: int = 256, repeats: int = 5, warmup: int
     return record
 
 
-def _without_pretrained_loss_weights(node):
+def without_pretrained_loss_weights(node):
     """Let training-only loss networks (VGG perceptual) build without their weights
     file: they are not part of inference and are excluded from every count here."""
     if isinstance(node, dict):
         if node.get('type') == 'VGGPerceptualLoss':
             node['allow_random'] = True
         for value in node.values():
-            _without_pretrained_loss_weights(value)
+            without_pretrained_loss_weights(value)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            _without_pretrained_loss_weights(value)
+            without_pretrained_loss_weights(value)
     return node
 
 
 def _benchmark_restorer(cfg, inputs, dev, repeats, warmup) -> dict:
     from crbench.registry import MODELS
-    model_cfg = _without_pretrained_loss_weights(cfg.model.to_dict())
+    model_cfg = without_pretrained_loss_weights(cfg.model.to_dict())
     model = MODELS.build(model_cfg).to(dev).eval()
 
     def run():
@@ -330,10 +326,8 @@ def _clean(value):
 
 
 def write_json(record: dict, path: str) -> str:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(_clean(record), f, indent=1, sort_keys=False)
-        f.write('\n')
-    os.replace(tmp, path)
+    """Write ``record`` atomically as standard JSON (NaN and infinities become null);
+    every measuring tool's JSON goes through here."""
+    from crbench.engine.compat import atomic_write_bytes
+    atomic_write_bytes(path, (json.dumps(_clean(record), indent=1) + '\n').encode())
     return path

@@ -30,8 +30,6 @@ it; the JSON then says ``"synthetic": true``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import os.path as osp
 import shutil
 import sys
@@ -43,12 +41,19 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import DictAction
 
+from crbench.datasets.cuhk_cr import PUBLISHED_COUNTS as CUHK_COUNTS
+from crbench.datasets.sen12mscr import PUBLISHED_COUNTS as SEN12MSCR_COUNTS
+from crbench.datasets.sen2mtc import PUBLISHED_COUNTS as SEN2MTC_COUNTS
+from .profiling import sync_device
+
 STAGES = ('data', 'preprocess', 'forward', 'metrics', 'write')
 
-# Real test-split sizes (docs/datasets.md §2–§5), for the extrapolation on
-# synthetic data. RICE2's split depends on the release (§3), so it is absent.
-REAL_TEST_SIZES = {'CUHK-CR1': 134, 'CUHK-CR2': 111, 'RICE1': 100,
-                   'SEN12MS-CR': 7899, 'Sen2_MTC_New': 687}
+# Real test-split sizes (the datasets' published counts, docs/datasets.md §2–§5), for
+# the extrapolation on synthetic data. RICE1: its shipped 8:2 split (100 test ids);
+# RICE2's split depends on the release (§3), so it is absent.
+REAL_TEST_SIZES = {**{name: c['test'] for name, c in CUHK_COUNTS.items()}, 'RICE1': 100,
+                   'SEN12MS-CR': SEN12MSCR_COUNTS['exact']['test'],
+                   'Sen2_MTC_New': SEN2MTC_COUNTS['test']}
 
 
 class PipelineError(RuntimeError):
@@ -76,27 +81,17 @@ def dataset_identity(dataset_cfg: dict) -> Dict[str, Optional[str]]:
 def write_synthetic_twin(dataset_cfg: dict, out_dir: str, num_test: int,
                          size: Optional[int] = None) -> str:
     """Write the synthetic twin of ``dataset_cfg`` and return its data_root."""
-    from crbench.datasets import synthetic
+    from crbench.datasets.synthetic import write_synthetic
     ident = dataset_identity(dataset_cfg)
-    counts = dict(train=2, test=max(1, num_test))
-    writer = ident['writer']
-    if writer.startswith('cuhk_cr'):
-        root = synthetic.write_cuhk(out_dir, ident['name'], counts, size, 0, None)
-        return osp.join(root, ident['name'])
-    if writer.startswith('rice'):
+    if ident['writer'].startswith('cuhk_cr'):
+        counts = dict(train=2, test=max(1, num_test))
+    elif ident['writer'].startswith('rice'):
         # RICE's split is computed (8:2): write enough pairs for num_test test images
         counts = dict(train=4 * num_test, test=num_test)
     else:
         # SEN12MS-CR / Sen2_MTC_New write ceil(train / 2) patches per scene or tile
         counts = dict(train=2 * num_test, test=num_test)
-    return synthetic.EXTRA_WRITERS[writer](out_dir, counts, size, 0, None)
-
-
-def _set_data_root(dataloader_cfg: dict, data_root: str) -> None:
-    dataset = dataloader_cfg['dataset']
-    dataset['data_root'] = data_root
-    if 'nir_root' in dataset:
-        dataset.pop('nir_root')
+    return write_synthetic(ident['writer'], out_dir, counts, size, seed=0)
 
 
 # ------------------------------------------------------------- counting
@@ -125,11 +120,6 @@ class CallCounter:
             handle.remove()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 # ------------------------------------------------------------- profile
 def profile(cfg, checkpoint: Optional[str] = None, num_batches: int = 10,
             device: str = 'cpu', write: bool = True,
@@ -137,20 +127,16 @@ def profile(cfg, checkpoint: Optional[str] = None, num_batches: int = 10,
             real_name: Optional[str] = None) -> dict:
     """Profile ``cfg``'s test loop (see the module docstring); returns the JSON dict."""
     from mmengine.evaluator import Evaluator
-    from mmengine.runner import Runner, load_checkpoint
+    from mmengine.runner import Runner
 
     from crbench.engine.prediction_writer import PredictionWriterHook, find_value_range
-    from crbench.registry import MODELS
-    from crbench.setup_env import register_all_modules
+    from crbench.inference.api import init_model
 
-    register_all_modules()
+    if checkpoint and not osp.isfile(checkpoint):
+        raise PipelineError(f'checkpoint {checkpoint!r} does not exist')
     dev = torch.device(device)
-    model = MODELS.build(cfg.model)
-    if checkpoint:
-        if not osp.isfile(checkpoint):
-            raise PipelineError(f'checkpoint {checkpoint!r} does not exist')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    model = model.to(dev).eval()
+    # crbench's strict loader, as tools/test.py: converted (generator-only) files load too
+    model = init_model(cfg, checkpoint or None, device)
     loader = Runner.build_dataloader(cfg.test_dataloader)
     evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
@@ -178,10 +164,10 @@ def profile(cfg, checkpoint: Optional[str] = None, num_batches: int = 10,
             data = model.data_preprocessor(data, False)
             if index == 0:
                 image_size = _input_size(data)
-            _sync(dev)
+            sync_device(dev)
             t2 = time.perf_counter()
             outputs = model(**data, mode='predict')
-            _sync(dev)
+            sync_device(dev)
             t3 = time.perf_counter()
             evaluator.process(data_samples=outputs, data_batch=data)
             t4 = time.perf_counter()
@@ -361,12 +347,6 @@ def _duration(seconds: float) -> str:
     return f'{seconds / 3600:.1f} h'
 
 
-def write_json(result: dict, path: str) -> None:
-    from crbench.engine.compat import atomic_write_bytes
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    atomic_write_bytes(path, json.dumps(result, indent=2).encode())
-
-
 # ------------------------------------------------------------------- CLI
 def parse_args(argv=None, prog: str = 'crbench profile'):
     parser = argparse.ArgumentParser(
@@ -403,12 +383,10 @@ def parse_args(argv=None, prog: str = 'crbench profile'):
 
 
 def run(args) -> dict:
-    from mmengine.config import Config
+    from crbench.apis import load_config, set_data_root
     if not osp.isfile(args.config):
         raise PipelineError(f'config {args.config!r} does not exist')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)  # misspelt override keys refused
     loader_cfg = cfg.test_dataloader
     if args.batch_size is not None:
         loader_cfg['batch_size'] = args.batch_size
@@ -426,10 +404,10 @@ def run(args) -> dict:
             real_name = dataset_identity(loader_cfg['dataset'])['name']
             tmp = tempfile.mkdtemp(prefix='crbench_profile_data_')
             need = (args.num_batches + 1) * loader_cfg.get('batch_size', 1)
-            _set_data_root(loader_cfg, write_synthetic_twin(loader_cfg['dataset'], tmp, need,
-                                                            args.synthetic_size))
+            set_data_root(cfg, write_synthetic_twin(loader_cfg['dataset'], tmp, need,
+                                                    args.synthetic_size))
         elif args.data_root:
-            _set_data_root(loader_cfg, args.data_root)
+            set_data_root(cfg, args.data_root)  # as tools/test.py --data-root
         if args.data_only:
             rows = loader_throughput(cfg, args.workers or [0, 2, 4], args.num_batches)
             return dict(config=args.config, synthetic=bool(args.synthetic),
@@ -443,10 +421,11 @@ def run(args) -> dict:
 
 
 def main(argv=None, prog: str = 'crbench profile') -> int:
+    from crbench.apis import ConfigError
     args = parse_args(argv, prog)
     try:
         result = run(args)
-    except (PipelineError, FileNotFoundError, KeyError) as err:
+    except (PipelineError, ConfigError, FileNotFoundError, KeyError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
     if args.data_only:
@@ -458,6 +437,7 @@ def main(argv=None, prog: str = 'crbench profile') -> int:
     suffix = '_loader.json' if args.data_only else '_pipeline.json'
     path = args.json or osp.join(
         'work_dirs', 'profile', osp.splitext(osp.basename(args.config))[0] + suffix)
+    from .benchmark import write_json
     write_json(result, path)
     print(f'JSON: {path}')
     return 0

@@ -76,7 +76,7 @@ def used_params(root: nn.Module, fn: Callable) -> int:
 # Timing and memory
 # ---------------------------------------------------------------------------
 
-def _sync(device: torch.device) -> None:
+def sync_device(device: torch.device) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
@@ -87,13 +87,13 @@ def measure_latency(fn: Callable, device, repeats: int = 5, warmup: int = 1) -> 
     with torch.no_grad():
         for _ in range(warmup):
             fn()
-        _sync(device)
+        sync_device(device)
         times = []
         for _ in range(repeats):
-            _sync(device)
+            sync_device(device)
             start = time.perf_counter()
             fn()
-            _sync(device)
+            sync_device(device)
             times.append((time.perf_counter() - start) * 1000.0)
     return times
 

@@ -32,10 +32,15 @@ def main(argv=None, prog: str = PROG) -> int:
     if args.size < 8:
         parser.error(f'--size must be at least 8 pixels, got {args.size}')
     counts = {'train': args.train, 'test': args.test}
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f'writing synthetic {args.dataset}', total=sum(counts.values()))
-        data_root = write_synthetic(args.dataset, args.out, counts, args.size, args.seed,
-                                    lambda: progress.advance(task))
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f'writing synthetic {args.dataset}',
+                                     total=sum(counts.values()))
+            data_root = write_synthetic(args.dataset, args.out, counts, args.size, args.seed,
+                                        lambda: progress.advance(task))
+    except FileExistsError as err:
+        print(f'{prog}: error: {err}', file=sys.stderr)
+        return 2
     print(f'synthetic {args.dataset} ({args.size}×{args.size}) written; train on it with\n'
           f'  --data-root {data_root}')
     return 0

@@ -151,13 +151,16 @@ class BaseCRDataset(BaseDataset):
 
     def finish_data_list(self, data_list: List[dict]) -> List[dict]:
         """Common last step: flag synthetic data, apply ``max_samples``, refuse empty."""
+        found = len(data_list)
         if self.exclude_ids:
             excluded = set(self.exclude_ids)
             self.skipped += [dict(sample_id=str(i['sample_id']), reason='excluded (exclude_ids)')
                              for i in data_list if str(i['sample_id']) in excluded]
             data_list = [i for i in data_list if str(i['sample_id']) not in excluded]
         if not data_list:
-            self.layout_error('no samples were found')
+            self.layout_error(f'no samples were found under {self.data_root!r}' if not found else
+                              f'all {found} samples under {self.data_root!r} are excluded '
+                              '(exclude_ids)')
         for info in data_list:
             info.setdefault('dataset', self.DATASET_NAME)
             info['synthetic'] = self.synthetic

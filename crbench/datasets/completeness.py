@@ -15,9 +15,8 @@ message, which names the file.
 from typing import List, Optional
 
 from .base import DatasetLayoutError
+from .check import MAX_LISTED  # problems listed before "… and N more", as check_dataset
 from .transforms.loading import ImageReadError
-
-MAX_LISTED = 10
 
 
 class IncompleteDatasetError(DatasetLayoutError):

@@ -240,7 +240,8 @@ class RICEDataset(BaseCRDataset):
         report.errors.extend(f'missing partner: {u} is in only one of '
                              f'{osp.join(folder, "cloud")!r} and {osp.join(folder, "label")!r}'
                              for u in unpaired)
-        kwargs = {k: v for k, v in cfg.items() if k in ('version', 'split_file', 'split_seed')}
+        kwargs = {k: v for k, v in cfg.items()
+                  if k in ('version', 'split_file', 'split_seed', 'val_seed', 'val_fraction')}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')  # the unpaired files are listed above

@@ -47,9 +47,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from crbench.registry import DATASETS
 from .base import BaseCRDataset, natural_key
-from .file_checks import subsample
+from .file_checks import inspect_files, subsample
 from .transforms.geotiff import geotiff_header, read_geotiff
-from .transforms.loading import ImageReadError
 
 SEN12MSCR_LAYOUT = """\
   SEN12MSCR/                         <- data_root (the 12 archives extracted here)
@@ -290,18 +289,14 @@ class SEN12MSCRDataset(BaseCRDataset):
                                for p in index.unparsed)
         for key in subsample(complete, max_samples):
             headers = {}
-            for mod, (count, dtype) in cls.FILE_SPECS.items():
-                path = index.triplets[key][mod]
-                report.files_checked += 1
-                try:
-                    if deep:
-                        _, headers[mod] = read_geotiff(path, count, dtype)
-                    else:
-                        headers[mod] = geotiff_header(path, count, dtype)
-                except ImageReadError as err:
-                    report.errors.append(str(err))
-                if progress is not None:
-                    progress()
+
+            def check(path, mod):
+                count, dtype = cls.FILE_SPECS[mod]
+                headers[mod] = (read_geotiff(path, count, dtype)[1] if deep
+                                else geotiff_header(path, count, dtype))
+
+            inspect_files([(index.triplets[key][mod], lambda path, mod=mod: check(path, mod))
+                           for mod in cls.FILE_SPECS], report, progress)
             grids = {(h['crs'], tuple(round(v, 6) for v in h['transform']), h['height'],
                       h['width']) for h in headers.values()}
             if len(grids) > 1:

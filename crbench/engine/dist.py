@@ -8,15 +8,11 @@ explicitly, before the interpreter finalises: first any data-loader worker
 processes still running (persistent workers, or an iterator left behind by an
 exception), then the process group.
 
-* :func:`distributed_run` is a context manager for package code: teardown when
-  the block is left, by return, exception, ``sys.exit`` or Ctrl-C.
-* :func:`init_distributed` is the one-line form for scripts: the same teardown
-  is registered with :mod:`atexit`, which runs on every normal interpreter exit
-  (return, uncaught exception, ``sys.exit``, Ctrl-C) and before torch's own
-  exit handlers.
+:func:`init_distributed` (``crbench train`` / ``crbench test``) registers the
+teardown with :mod:`atexit`, which runs on every normal interpreter exit (return,
+uncaught exception, ``sys.exit``, Ctrl-C) and before torch's own exit handlers.
 """
 import atexit
-import contextlib
 import gc
 from typing import Optional
 
@@ -64,13 +60,3 @@ def init_distributed(launcher: str, backend: Optional[str] = None) -> bool:
         _registered = True
     return init_cpu_distributed(launcher, backend)
 
-
-@contextlib.contextmanager
-def distributed_run(launcher: str, backend: Optional[str] = None):
-    """``with distributed_run(launcher): ...``: initialise, run, always tear down."""
-    init_cpu_distributed(launcher, backend)
-    try:
-        yield
-    finally:
-        if launcher != 'none':
-            teardown_distributed()

@@ -177,6 +177,12 @@ def _dotted_leaves(options: dict, prefix: str = '') -> Dict[str, object]:
     return leaves
 
 
+def only_stage(cfg):
+    """The stage the config's ``only_stage`` (or its short form ``stage``) names; None: all."""
+    only = cfg.get('only_stage')
+    return cfg.get('stage') if only is None else only
+
+
 def select_stages(stages: List[dict], only) -> List[dict]:
     """All stages, or the one named by ``only`` (1-based index or name)."""
     if only is None:
@@ -420,12 +426,9 @@ def check_reference_priors(cfg) -> None:
     if not cfg.get('stages'):
         check_reference_checkpoint(cfg.get('model'))
         return
-    only = cfg.get('only_stage')
-    if only is None:
-        only = cfg.get('stage')
     try:
         stage_cfgs = [(stage, stage_config(cfg, stage))
-                      for stage in select_stages(parse_stages(cfg), only)]
+                      for stage in select_stages(parse_stages(cfg), only_stage(cfg))]
     except StageError:
         return  # an inconsistent stage list: train_stages reports it
     for stage, stage_cfg in stage_cfgs:
@@ -457,10 +460,7 @@ def train_stages(cfg) -> Dict[str, str]:
             'resume automatically, complete ones are skipped).')
     if cfg.get('work_dir') is None:
         raise StageError('multi-stage training needs cfg.work_dir (tools/train.py sets it)')
-    only = cfg.get('only_stage')
-    if only is None:
-        only = cfg.get('stage')
-    selected = select_stages(stages, only)
+    selected = select_stages(stages, only_stage(cfg))
     try:
         check_reference_priors(cfg)
     except FileNotFoundError as err:

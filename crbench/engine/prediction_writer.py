@@ -10,8 +10,16 @@ from crbench.datasets.transforms.processing import SymmetricScaling, scalings_fr
 from crbench.registry import HOOKS
 
 
-def to_dataset_units(pred: np.ndarray, scaling: SymmetricScaling, dtype) -> np.ndarray:
-    """Invert the pipeline's scaling, then round and clip to ``dtype`` and [lo, hi]."""
+def dataset_dtype(scaling: SymmetricScaling):
+    """The integer type the dataset stores: uint8 for a range up to 255 (CUHK-CR, RICE),
+    uint16 beyond (reflectance ×10,000: SEN12MS-CR, Sen2_MTC_New)."""
+    return np.uint8 if scaling.hi <= 255 else np.uint16
+
+
+def to_dataset_units(pred: np.ndarray, scaling: SymmetricScaling, dtype=None) -> np.ndarray:
+    """Invert the pipeline's scaling, then round and clip to ``dtype`` (default:
+    :func:`dataset_dtype`) and [lo, hi]."""
+    dtype = dataset_dtype(scaling) if dtype is None else dtype
     values = scaling.inverse(pred)
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
@@ -19,12 +27,20 @@ def to_dataset_units(pred: np.ndarray, scaling: SymmetricScaling, dtype) -> np.n
     return values.astype(dtype)
 
 
-def find_value_range(pipeline: Sequence[dict], key: str = 'gt') -> Tuple[float, float]:
-    """The ``in_range`` with which the pipeline scales ``key`` to [-1, 1]."""
-    scaling = scalings_from_pipeline(pipeline).get(key)
+def output_scaling(pipeline: Sequence[dict]) -> SymmetricScaling:
+    """The scaling whose inverse maps predictions back to the dataset's units: the
+    pipeline's ``RescaleToSymmetric`` of the target (``gt``), else of ``cloudy``."""
+    found = scalings_from_pipeline(pipeline)
+    scaling = found.get('gt', found.get('cloudy'))
     if scaling is None:
-        raise ValueError(f'the test pipeline has no RescaleToSymmetric for {key!r}; cannot map '
-                         'predictions back to the dataset\'s units')
+        raise ValueError('the test pipeline has no RescaleToSymmetric, so the dataset\'s units '
+                         'are unknown; cannot map predictions back to them')
+    return scaling
+
+
+def find_value_range(pipeline: Sequence[dict]) -> Tuple[float, float]:
+    """The ``in_range`` with which the pipeline scales the target to [-1, 1]."""
+    scaling = output_scaling(pipeline)
     return scaling.lo, scaling.hi
 
 
@@ -56,8 +72,7 @@ class PredictionWriterHook(Hook):
         pred = sample.pred.detach().float().cpu().numpy()  # C×H×W in [-1, 1]
         name = str(meta.get('sample_id', 'prediction'))
         source = meta.get('gt_path') or ''
-        dtype = np.uint8 if self.value_range[1] <= 255 else np.uint16
-        data = to_dataset_units(pred, SymmetricScaling(*self.value_range), dtype)
+        data = to_dataset_units(pred, SymmetricScaling(*self.value_range))
         if meta.get('crs') is not None or source.lower().endswith(('.tif', '.tiff')):
             return self._write_tiff(data, name, meta, geo=meta.get('crs') is not None)
         return self._write_png(data, name, meta)

@@ -30,12 +30,12 @@ Inputs ``restore`` accepts:
 """
 import os
 import os.path as osp
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 import numpy as np
 import torch
 
-from crbench.datasets.transforms.processing import SymmetricScaling, scalings_from_pipeline
+from crbench.datasets.transforms.processing import SymmetricScaling
 
 # Steps of a test pipeline that read files or draw random numbers: not applied to
 # arrays given directly (the first reads nothing, the second would change the image).
@@ -103,12 +103,11 @@ def _test_dataset_cfg(cfg) -> dict:
 
 
 def _output_scaling(pipeline) -> SymmetricScaling:
-    found = scalings_from_pipeline(pipeline)
-    scaling = found.get('gt', found.get('cloudy'))
-    if scaling is None:
-        raise RestoreError('the config\'s test pipeline has no RescaleToSymmetric; the '
-                           'dataset\'s units are unknown')
-    return scaling
+    from crbench.engine.prediction_writer import output_scaling
+    try:
+        return output_scaling(pipeline)
+    except ValueError as err:
+        raise RestoreError(str(err)) from None
 
 
 def _run(model, packed: list, scaling: SymmetricScaling, as_float: bool) -> list:
@@ -118,11 +117,10 @@ def _run(model, packed: list, scaling: SymmetricScaling, as_float: bool) -> list
     from crbench.engine.prediction_writer import to_dataset_units
     with torch.no_grad():
         samples = model.test_step(pseudo_collate(packed))
-    dtype = np.uint8 if scaling.hi <= 255 else np.uint16
     out = []
     for sample in samples:
         pred = sample.pred.detach().float().cpu().numpy()
-        values = scaling.inverse(pred) if as_float else to_dataset_units(pred, scaling, dtype)
+        values = scaling.inverse(pred) if as_float else to_dataset_units(pred, scaling)
         out.append(np.moveaxis(values, -3, -1))
     return out
 
@@ -181,9 +179,9 @@ def _restore_arrays(model, arrays: Dict[str, np.ndarray], pipeline, scaling, as_
 def _read_image(path: str) -> np.ndarray:
     """One PNG/JPEG/TIFF as H×W×C in its stored units."""
     if path.lower().endswith(('.tif', '.tiff')):
-        import rasterio
-        with rasterio.open(path) as src:
-            return np.moveaxis(src.read(), 0, -1)
+        # the datasets' reader: read-only GDAL options, errors that name the file
+        from crbench.datasets.transforms.geotiff import read_geotiff
+        return read_geotiff(path)[0]
     from crbench.datasets.transforms.loading import read_png
     return read_png(path)
 
@@ -196,8 +194,8 @@ def _dataset_at(cfg, root: str, split: str, pipeline):
     dataset_cfg.pop('max_samples', None)
     try:
         return DATASETS.build(dataset_cfg)
-    except Exception:  # a folder that is not this dataset's root: try the next
-        return None
+    except (OSError, ValueError):  # not this dataset's root (DatasetLayoutError), or a
+        return None                  # split it does not have: try the next
 
 
 def _index_of(dataset) -> Dict[str, int]:

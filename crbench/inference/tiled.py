@@ -92,12 +92,14 @@ def scaling_from_config(cfg) -> Tuple[SymmetricScaling, SymmetricScaling]:
     """(input scaling, output scaling) read from the config's test pipeline: the
     ``RescaleToSymmetric`` of ``cloudy`` and of ``gt`` (the same one for CUHK-CR,
     RICE, SEN12MS-CR, Sen2_MTC_New)."""
-    found = scalings_from_pipeline(_pipeline_of(cfg))
+    from crbench.engine.prediction_writer import output_scaling
+    pipeline = _pipeline_of(cfg)
+    found = scalings_from_pipeline(pipeline)
     if 'cloudy' not in found:
         raise SceneInferenceError(
             'the config\'s test pipeline has no RescaleToSymmetric for "cloudy", so the input '
             'units are unknown; pass the range explicitly (--in-range LO HI)')
-    return found['cloudy'], found.get('gt', found['cloudy'])
+    return found['cloudy'], output_scaling(pipeline)
 
 
 def check_mono_temporal(cfg, model) -> None:
@@ -223,13 +225,6 @@ def _restore(model, batch: np.ndarray, device, size_divisor: int, n_bands: int) 
 
 
 # --------------------------------------------------------------------------- writing
-def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype)
-
-
 @dataclass
 class SceneResult:
     path: str
@@ -268,7 +263,7 @@ def restore_scene(model, src_path: str, dst_path: str, *, in_scaling: SymmetricS
             the module docstring. ``2 * overlap <= tile`` and ``2 * margin < overlap``.
         bands: 1-based band numbers of the input to use (GDAL order); default all.
         out_dtype: output data type (default: the input's); integer outputs are
-            rounded and clipped to the type's range.
+            rounded and clipped to the output scaling's range (and the type's).
         batch_size: tiles per forward pass.
         size_divisor: tiles are padded (reflect) to a multiple of this before the
             model (U-Nets need 8 or 16), and cropped back.
@@ -540,9 +535,10 @@ def _write_rows(dst, read_mask, acc, weight, top: int, width: int,
         return
     if not (weight > 0).all():  # cannot happen with valid tile/overlap/margin
         raise RuntimeError(f'internal error: rows {top}…{top + rows} have pixels no tile covers')
-    values = out_scaling.inverse(acc / weight[None])
+    from crbench.engine.prediction_writer import to_dataset_units
     window = Window(0, top, width, rows)
-    out = _cast(values, dtype)
+    # as tools/test.py --save-preds: integer outputs rounded and clipped to [lo, hi]
+    out = to_dataset_units(acc / weight[None], out_scaling, dtype)
     mask = read_mask(window)
     if mask is not None and mask.any():
         if nodata is None:

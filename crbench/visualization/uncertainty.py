@@ -4,8 +4,9 @@
 squared) into every data sample. :class:`UncertaintyMapHook` saves, for the first test
 images, ``<sample_id>_uncertainty.png``: the band-averaged variance (what the official code
 logs as "aleatoric") on one colour scale [0, ``vmax``] (magma; fixed, so maps of different
-images and models are comparable), next to the absolute error of the prediction averaged
-over bands on the same kind of scale, so that calibration can be judged by eye::
+images and models are comparable), next to the squared error of the prediction averaged
+over bands on the same scale (what a calibrated variance predicts), so that calibration
+can be judged by eye::
 
     custom_hooks = [..., dict(type='UncertaintyMapHook', max_images=8)]
 """
@@ -26,7 +27,7 @@ from .attention import _colormap, _safe_name
 def uncertainty_image(var: torch.Tensor, pred: Optional[torch.Tensor] = None,
                       gt: Optional[torch.Tensor] = None, vmax: Optional[float] = None,
                       gap: int = 4, cmap: str = 'magma') -> np.ndarray:
-    """``var [C, H, W]`` -> H×W×3 uint8 (or H×(2W+gap)×3 with the |pred − gt| panel).
+    """``var [C, H, W]`` -> H×W×3 uint8 (or H×(2W+gap)×3 with the (pred − gt)² panel).
 
     The variance panel shows the band mean of ``var`` on [0, vmax]; without ``vmax`` the
     95th percentile of the map (an image-relative scale). The error panel shows the band

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,17 @@ def test_out_needs_single_config(capsys):
     with pytest.raises(SystemExit):
         _load_cli().parse_args([str(MEMORYNET_CFG), str(MEMORYNET_CFG), '--out', 'x.json'])
     assert '--out takes one CONFIG' in capsys.readouterr().err
+
+
+def test_write_json_is_standard_json(tmp_path):
+    from crbench.analysis.benchmark import write_json
+
+    def refuse(name):
+        raise ValueError(f'non-standard JSON constant {name}')
+
+    path = tmp_path / 'sub' / 'record.json'
+    write_json({'a': float('nan'), 'b': [1.5, float('inf')], 'c': {'d': -float('inf')}},
+               str(path))
+    assert json.loads(path.read_text(), parse_constant=refuse) == {
+        'a': None, 'b': [1.5, None], 'c': {'d': None}}
+    assert os.listdir(path.parent) == ['record.json']  # no temporary file left

@@ -68,3 +68,60 @@ def test_call_counter_counts_network_calls():
     counter.remove()
     model(torch.zeros(1, 2))
     assert counter.take() == {}
+
+
+def _profile_json(tmp_path, name, *extra):
+    out = tmp_path / f'{name}.json'
+    code = pipeline.main([CONFIG, *extra, '--synthetic', '--synthetic-size', '48',
+                          '--num-batches', '1', '--workers', '0', '--no-write',
+                          '--json', str(out), '--cfg-options', *TINY])
+    return code, (json.loads(out.read_text()) if code == 0 else None)
+
+
+def test_checkpoint_is_loaded_strictly_and_bad_input_exits_2(tmp_path, capsys):
+    import torch
+
+    from crbench.apis import init_model
+    overrides = dict(item.split('=') for item in TINY)
+    torch.manual_seed(123)
+    trained = init_model(CONFIG, cfg_options={k: int(v) for k, v in overrides.items()})
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': trained.state_dict()}, good)
+    _, fresh = _profile_json(tmp_path, 'fresh')
+    code, loaded = _profile_json(tmp_path, 'loaded', str(good))
+    assert code == 0 and loaded['checkpoint'] == str(good)
+    assert loaded['metrics']['PSNR'] != fresh['metrics']['PSNR']  # the weights were used
+    _, again = _profile_json(tmp_path, 'again', str(good))
+    assert again['metrics'] == loaded['metrics']
+    # weights of another network, a misspelt override key: exit 2 naming the problem
+    bad = tmp_path / 'bad.pth'
+    torch.save({'state_dict': {'generator.nothing': torch.zeros(1)}}, bad)
+    assert _profile_json(tmp_path, 'bad', str(bad))[0] == 2
+    assert 'bad.pth' in capsys.readouterr().err
+    code = pipeline.main([CONFIG, '--num-batches', '1', '--cfg-options',
+                          'model.generatr.n_feat=8'])
+    assert code == 2 and 'generatr' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('config, name, size', [
+    ('configs/spagan/spagan_rice1.py', 'RICE1', 32),
+    ('configs/spagan/spagan_sen12mscr.py', 'SEN12MS-CR', 16),
+    ('configs/spagan/spagan_sen2mtc_new.py', 'Sen2_MTC_New', 16)])
+def test_synthetic_twin_of_every_dataset_kind(tmp_path, config, name, size):
+    out = tmp_path / 'profile.json'
+    assert pipeline.main([config, '--synthetic', '--synthetic-size', str(size),
+                          '--num-batches', '1', '--workers', '0', '--batch-size', '1',
+                          '--json', str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result['synthetic'] is True and result['images'] == 1
+    assert result['split']['source'] == f'real {name} test split'
+    assert result['split']['images'] == pipeline.REAL_TEST_SIZES[name]
+
+
+def test_synthetic_twin_writers_exist_for_every_dataset_type():
+    from crbench.datasets.synthetic import REAL_SIZES, WRITERS
+    for cfg in (dict(type='CUHKCRDataset', dataset_name='CUHK-CR1'), dict(type='CUHKCRDataset'),
+                dict(type='RICEDataset', version=2), dict(type='SEN12MSCRDataset'),
+                dict(type='Sen2MTCNewDataset')):
+        writer = pipeline.dataset_identity(cfg)['writer']
+        assert writer in WRITERS and writer in REAL_SIZES

@@ -1,5 +1,6 @@
 """crbench.analysis.profiling: parameters of the modules a call runs, latency, memory."""
 import statistics
+import time
 
 import pytest
 import torch
@@ -36,6 +37,9 @@ def test_latency_and_memory_of_a_call():
 
     times = measure_latency(fn, 'cpu', repeats=3, warmup=2)
     assert len(times) == 3 and all(t > 0 for t in times) and len(calls) == 5
+    # a call known to take 20 ms: the timer reports milliseconds of that one call
+    slow = measure_latency(lambda: time.sleep(0.02), 'cpu', repeats=2, warmup=0)
+    assert all(20 <= t < 20 + 500 for t in slow), slow
     # 64 MB that the call holds until it returns: the CPU peak must see it
     big = measure_peak_memory(lambda: torch.ones(2 ** 24).sum(), 'cpu')
     assert big[1].startswith('cpu')

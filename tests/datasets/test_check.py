@@ -191,3 +191,15 @@ def test_each_dataset_checks_itself_and_plugins_can_too(tmp_path):
         ('Plugin', 7, 9, 'count differs')
     assert any('does not implement check_split' in e for e in other.errors)
     assert report.exit_status == 1
+
+
+@pytest.mark.parametrize('name, kind', [('rice1', 'RICEDataset'), ('cuhk_cr2', 'CUHKCRDataset')])
+def test_carved_split_options_are_the_dataset_s(roots, name, kind):
+    """The check counts the train / val split the dataset reads, with its val options."""
+    from crbench.registry import DATASETS
+    for split in ('train', 'val'):
+        cfg = dict(type=kind, data_root=roots[name], split=split, val_fraction=0.5,
+                   val_seed=3)
+        (report, ) = check_dataset(cfg).splits
+        assert report.found == len(DATASETS.build(dict(cfg, use_nir=False)
+                                                  if kind == 'CUHKCRDataset' else cfg))

@@ -1,15 +1,19 @@
 """Incomplete or damaged splits: what the tools are told, also from loader workers."""
 import os.path as osp
+import re
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from crbench.datasets import CUHKCRDataset
+from crbench.datasets.base import DatasetLayoutError
 from crbench.datasets.completeness import (IncompleteDatasetError, find_unreadable,
                                            read_error_message, require_complete)
 from crbench.datasets.synthetic import write_cuhk
 from crbench.datasets.transforms import ImageReadError, read_png
+
+from .test_check import snapshot
 
 LOAD = dict(type='LoadImageBands', sources=dict(cloudy=[('cloudy_path', [0, 1, 2])],
                                                 gt=[('gt_path', [0, 1, 2])]))
@@ -54,7 +58,9 @@ def test_damaged_samples_are_found_and_excluded(cuhk):
     truncate(osp.join(cuhk, 'test', 'label', '3.png'))
     dataset = CUHKCRDataset(cuhk, split='test', use_nir=False, pipeline=[LOAD])
     require_complete(dataset)                        # nothing missing: only a damaged file
+    before = snapshot(osp.dirname(cuhk))
     (bad, ) = find_unreadable(dataset)
+    assert snapshot(osp.dirname(cuhk)) == before, 'the pre-read must not write into the root'
     assert bad['sample_id'] == '3' and '3.png' in bad['reason']
     kept = CUHKCRDataset(cuhk, split='test', use_nir=False, exclude_ids=['3'])
     assert [i['sample_id'] for i in kept.data_list] == ['2', '4']
@@ -68,3 +74,13 @@ def test_skipped_samples_refused_unless_allowed(cuhk):
                                                      r"--allow-incomplete"):
         require_complete(dataset)
     require_complete(dataset, allow_incomplete=True)
+
+
+def test_nothing_left_names_the_root(cuhk, tmp_path):
+    empty = tmp_path / 'empty'
+    for role in ('cloud', 'label'):
+        (empty / 'test' / role).mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError, match=re.escape(f'no samples were found under {str(empty)!r}')):
+        CUHKCRDataset(str(empty), split='test', use_nir=False)
+    with pytest.raises(DatasetLayoutError, match=r'all 3 samples under .* are excluded'):
+        CUHKCRDataset(cuhk, split='test', use_nir=False, exclude_ids=['2', '3', '4'])

@@ -25,6 +25,19 @@ def np_sam_degrees(p, g):
         return float(np.mean(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
 
 
+def _ssim_with(filt, p, g, data_range):
+    """SSIM from local means and (population) covariances taken with ``filt``,
+    averaged over channels and pixels."""
+    mp, mg = filt(p), filt(g)
+    vp = filt(p * p) - mp ** 2
+    vg = filt(g * g) - mg ** 2
+    cv = filt(p * g) - mp * mg
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mp * mg + c1) * (2 * cv + c2)) / (
+        (mp ** 2 + mg ** 2 + c1) * (vp + vg + c2))
+    return float(s.mean())
+
+
 def np_ssim_gaussian(p, g, data_range=1.0):
     """pytorch_ssim re-done with SciPy: per channel, zero padding (mode
     'constant'), 11-tap Gaussian σ 1.5 (radius int(3.5·1.5+0.5) = 5),
@@ -38,14 +51,7 @@ def np_ssim_gaussian(p, g, data_range=1.0):
                             cval=0.0) for c in x
         ])
 
-    mp, mg = filt(p), filt(g)
-    vp = filt(p * p) - mp ** 2
-    vg = filt(g * g) - mg ** 2
-    cv = filt(p * g) - mp * mg
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mp * mg + c1) * (2 * cv + c2)) / (
-        (mp ** 2 + mg ** 2 + c1) * (vp + vg + c2))
-    return float(s.mean())
+    return _ssim_with(filt, p, g, data_range)
 
 
 def torch_conv2d_ssim_gaussian(p, g, data_range=1.0):
@@ -67,14 +73,7 @@ def torch_conv2d_ssim_gaussian(p, g, data_range=1.0):
     def filt(t):
         return F.conv2d(t, win, padding=5, groups=c)
 
-    mp, mg = filt(p), filt(g)
-    vp = filt(p * p) - mp ** 2
-    vg = filt(g * g) - mg ** 2
-    cv = filt(p * g) - mp * mg
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mp * mg + c1) * (2 * cv + c2)) / (
-        (mp ** 2 + mg ** 2 + c1) * (vp + vg + c2))
-    return float(s.mean())
+    return _ssim_with(filt, p, g, data_range)
 
 
 # Gray weights of the CUHK evaluator (docs/datasets.md §2.8 item 5).

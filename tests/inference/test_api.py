@@ -12,7 +12,7 @@ from PIL import Image
 from crbench.apis import init_model, restore
 from crbench.engine import WeightsMismatchError
 from crbench.datasets.synthetic import write_cuhk
-from crbench.datasets.transforms.loading import read_band_stack
+from crbench.datasets.transforms.loading import ImageReadError, read_band_stack
 from crbench.inference.api import RestoreError
 
 CONFIG = 'configs/memorynet/memorynet_cuhkcr2.py'
@@ -108,6 +108,10 @@ def test_bad_inputs_are_explained(setup, model, tmp_path):
         restore(model, str(tmp_path / 'empty_dir'))
     with pytest.raises(RestoreError, match='init_model'):
         restore(torch.nn.Conv2d(4, 4, 1), np.zeros((32, 32, 4)))
+    damaged = tmp_path / 'damaged.tif'
+    damaged.write_bytes(b'not a tiff' * 8)
+    with pytest.raises(ImageReadError, match='damaged.tif'):
+        restore(model, str(damaged))
 
 
 @pytest.mark.slow

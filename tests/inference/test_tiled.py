@@ -156,6 +156,26 @@ def test_identity_model_reproduces_the_scene_through_the_cli(scene, tmp_path, re
     assert not osp.exists(out2)
 
 
+def test_integer_output_as_the_prediction_writer_saves_it(scene, tmp_path):
+    """Integer scenes are rounded and clipped to the scaling's range, exactly as
+    tools/test.py --save-preds writes predictions (prediction_writer.to_dataset_units)."""
+    from crbench.engine.prediction_writer import to_dataset_units
+    model = framework('TiledTestIdentityNet')
+    with torch.no_grad():
+        model.generator.conv.weight.mul_(2)  # predictions beyond [-1, 1]
+    out = str(tmp_path / 'doubled.tif')
+    restore_scene(model, scene, out, in_scaling=SCALE, tile=256, overlap=32, progress=False)
+    data, *_ = read_all(scene)
+    tiled, *_ = read_all(out)
+    valid = ~np.all(data == NODATA, axis=0)
+    x = torch.from_numpy(SCALE.forward(data))[None]
+    with torch.no_grad():
+        pred = model.restore({'cloudy': x})[0].numpy()
+    expected = to_dataset_units(pred, SCALE, np.uint16)
+    assert tiled.dtype == np.uint16 and tiled[:, valid].max() == 10000
+    assert np.abs(tiled[:, valid].astype(int) - expected[:, valid]).max() <= 1
+
+
 def test_png_scene_and_config_scaling(tmp_path):
     from PIL import Image
     rng = np.random.default_rng(1)

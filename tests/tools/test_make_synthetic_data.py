@@ -67,3 +67,18 @@ def test_parent_folder_as_data_root_gets_the_right_one(tmp_path):
     with pytest.raises(DatasetLayoutError) as err:
         CUHKCRDataset(data_root=parent, split='train')
     assert f'--data-root {osp.join(parent, "CUHK-CR2")}' in str(err.value)
+
+
+def test_refuses_to_write_into_a_real_copy(tmp_path, capsys):
+    real = tmp_path / 'C-CUHK' / 'CUHK-CR2' / 'test' / 'cloud'
+    real.mkdir(parents=True)
+    (real / '1.png').write_bytes(b'real data')
+    assert load_tool().main(['--dataset', 'cuhk_cr2', '--out', str(tmp_path), '--train', '1',
+                             '--test', '1', '--size', '16']) == 2
+    assert 'C-CUHK' in capsys.readouterr().err
+    assert (real / '1.png').read_bytes() == b'real data'
+    # a synthetic copy may be written again (CUHK-CR1 beside CUHK-CR2, or a new seed)
+    other = tmp_path / 'synthetic'
+    for name in ('cuhk_cr2', 'cuhk_cr1', 'cuhk_cr2'):
+        assert load_tool().main(['--dataset', name, '--out', str(other), '--train', '1',
+                                 '--test', '1', '--size', '16']) == 0

@@ -37,18 +37,7 @@ def geotiff_header(path: str, count: Optional[int] = None, dtype: Optional[str] 
     x = a·col + b·row + c, y = d·col + e·row + f). Raises ``ImageReadError`` if the
     file is missing or unreadable or has another band count / dtype than asked.
     """
-    import rasterio
-    from rasterio.errors import RasterioError
-    if not osp.isfile(path):
-        raise ImageReadError(f'GeoTIFF {path!r} does not exist')
-    try:
-        with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(path, 'r') as src:
-            header = _header(src)
-    except RasterioError as err:
-        raise ImageReadError(f'cannot open GeoTIFF {path!r} ({err}); the file is corrupt or '
-                             'truncated: re-extract it from the dataset archive') from None
-    check_bands(path, header, count, dtype)
-    return header
+    return _read_geotiff(path, count, dtype, None, decode=False)[1]
 
 
 def _header(src) -> dict:
@@ -88,6 +77,13 @@ def read_geotiff(path: str, count: Optional[int] = None, dtype: Optional[str] = 
     are decoded. The file is opened once (header checks and pixels). Values are
     not scaled; NaN stays NaN.
     """
+    array, header = _read_geotiff(path, count, dtype, bands, decode=True)
+    return np.moveaxis(array.astype(np.float32, copy=False), 0, -1), header
+
+
+def _read_geotiff(path: str, count: Optional[int], dtype: Optional[str],
+                  bands: Optional[Sequence[int]], decode: bool):
+    """(C×H×W pixels of ``bands`` or None, checked header) of ``path``, opened once."""
     import rasterio
     from rasterio.errors import RasterioError
     if not osp.isfile(path):
@@ -101,15 +97,16 @@ def read_geotiff(path: str, count: Optional[int] = None, dtype: Optional[str] = 
         with src:
             header = _header(src)
             check_bands(path, header, count, dtype)
+            if not decode:
+                return None, header
             check_band_indices(path, bands, header['count'])
             indexes = [b + 1 for b in bands] if bands is not None else None
             try:
-                array = src.read(indexes)
+                return src.read(indexes), header
             except RasterioError as err:
                 raise ImageReadError(f'cannot decode the pixels of {path!r} ({err}); the file '
                                      'is corrupt or truncated: re-extract it from the dataset '
                                      'archive') from None
-    return np.moveaxis(array.astype(np.float32, copy=False), 0, -1), header
 
 
 @TRANSFORMS.register_module()
