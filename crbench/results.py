@@ -114,14 +114,6 @@ def build_record(*, model: str, config: str, dataset: str, split: str, protocol:
     return record
 
 
-def write_record(record: dict, results_dir: str) -> str:
-    """Write ``record`` atomically to ``<results_dir>/<model>_<dataset>_<run_id>.json``."""
-    name = f"{record['model']}_{record['dataset']}_{record['protocol']}_{record['run_id']}.json"
-    path = osp.join(results_dir, name.replace('/', '-'))
-    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + '\n').encode())
-    return path
-
-
 # ----------------------------------------------------------------------------- provenance
 def files_read(dataset) -> List[str]:
     """Every file a dataset's samples read (the ``*_path`` entries of its data list)."""
