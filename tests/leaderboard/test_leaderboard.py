@@ -302,11 +302,11 @@ def test_ci_variant_incomplete_shown(tmp_path):
     results = write_runs(
         tmp_path / 'results',
         old=make_run(run_id='old', metrics={'PSNR': 30.0, 'SSIM': 0.9, 'RMSE': 0.01}),
-        ci=make_run(run_id='ci', schema_version=2, model='msda_cr', metrics={'PSNR': 25.0},
+        ci=make_run(run_id='ci', model='msda_cr', metrics={'PSNR': 25.0},
                     metrics_ci95={'PSNR': [24.5, 25.5]}),
-        var=make_run(run_id='var', schema_version=2, model='cvae', provenance=prov,
+        var=make_run(run_id='var', model='cvae', provenance=prov,
                      metrics={'PSNR': 40.0}, metrics_ci95={'PSNR': [39.0, 41.0]}),
-        inc=make_run(run_id='inc', schema_version=2, model='spagan', incomplete=True,
+        inc=make_run(run_id='inc', model='spagan', incomplete=True,
                      metrics={'PSNR': 41.0}))
     res = write_leaderboard(results, REPORTED, tmp_path / 'out')
     rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['CUHK-CR2']
@@ -335,7 +335,7 @@ def test_variant_and_paper_run_kept_apart(tmp_path):
     results = write_runs(
         tmp_path / 'results',
         paper=make_run(run_id='paper', date='2026-01-01T00:00:00+00:00'),
-        var=make_run(run_id='var', date='2026-02-01T00:00:00+00:00', schema_version=2,
+        var=make_run(run_id='var', date='2026-02-01T00:00:00+00:00',
                      provenance={'variant': True, 'cfg_options': {'x': 1}}))
     runs, _ = load_runs(results)
     assert sorted(r['run_id'] for r in select_runs(runs, 'latest')) == ['paper', 'var']
