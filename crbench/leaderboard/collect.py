@@ -444,9 +444,8 @@ def select_runs(runs: list[dict], select: str = 'latest') -> list[dict]:
     """One run per (model, dataset, split, protocol, synthetic, variant, incomplete) group.
 
     ``latest``: the most recent ``date`` (ties: larger ``run_id``, then file name).
-    ``best``: the best value of the primary metric (PSNR if present, else the
-    first of PSNR, SSIM, LPIPS, RMSE, MAE, SAM, FID, IS the run has), ties broken
-    as for ``latest``. All metrics of a row come from the one selected run; runs
+    ``best``: the best value of the primary metric (:func:`primary_metric`), ties
+    broken as for ``latest``. All metrics of a row come from the one selected run; runs
     are never mixed. The selected run gets ``n_runs`` and ``selection``.
     """
     if select not in ('latest', 'best'):
