@@ -1,13 +1,13 @@
 """Tests of the leaderboard: transcription, collection, rendering, CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import load_tool
 
 from crbench.leaderboard import (LeaderboardWarning, RefusedMetricError, ReportedCSVError,
                                  build_sections, build_tidy, load_efficiency, load_reported,
@@ -358,7 +358,7 @@ def test_malformed_json_skipped_and_named(tmp_path, capsys):
     for n in names:
         assert n in messages
     # the CLI still writes the leaderboard and names the skipped file
-    cli = _load_cli()
+    cli = load_tool('leaderboard')
     rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
                    '--out-dir', str(tmp_path / 'out'), '--no-plots'])
     assert rc == 0
@@ -373,7 +373,7 @@ def test_random_metric_key_refused(tmp_path, capsys):
         metrics={'PSNR': 20.0, 'LPIPS_RANDOM_BACKBONE_TEST_ONLY': 0.3}, run_id='r'))
     with pytest.raises(RefusedMetricError, match=r'lpips\.json.*LPIPS_RANDOM_BACKBONE'):
         load_runs(results)
-    cli = _load_cli()
+    cli = load_tool('leaderboard')
     rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
                    '--out-dir', str(tmp_path / 'out')])
     assert rc != 0
@@ -492,14 +492,6 @@ def test_synthetic_only_in_synthetic_section(tmp_path):
 # CLI and idempotence
 # ---------------------------------------------------------------------------
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location('crbench_tools_leaderboard',
-                                                  REPO / 'tools' / 'leaderboard.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_cli_idempotent(tmp_path):
     results = write_runs(
         tmp_path / 'results',
@@ -509,7 +501,7 @@ def test_cli_idempotent(tmp_path):
                                              'SAM': 6.0, 'raw_PSNR': 10.0},
                     protocol='sen12mscr_official', run_id='r3'),
         s1=make_run(synthetic=True, run_id='s1'))
-    cli = _load_cli()
+    cli = load_tool('leaderboard')
     args = ['--results-dir', str(results), '--reported', str(REPORTED), '--select', 'best',
             '--show-synthetic', '--no-plots']  # plots: test_plots_written_linked_idempotent
     outs = []
