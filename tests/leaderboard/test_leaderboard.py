@@ -685,7 +685,7 @@ def test_plots_written_linked_idempotent(tmp_path):
     assert set(pts.dataset) == {'CUHK-CR2'}
 
 
-def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path):
+def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path, capsys):
     config = tmp_path / 'plugin_config.py'
     config.write_text("custom_imports = dict(imports=['no_such_plugin_pkg'])\n")
     results = write_runs(tmp_path / 'results',
@@ -695,3 +695,9 @@ def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path):
                           efficiency_dir=None)
     rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['Pluto-CR']
     assert "model 'plugin_net' is not in the model index" in rows[0]['Notes']
+
+    # the command says why the rows are labelled unknown
+    assert load_tool('leaderboard').main(['--results-dir', str(results), '--reported',
+                                          str(REPORTED), '--out-dir', str(tmp_path / 'cli'),
+                                          '--no-plots']) == 0
+    assert "cannot import 'no_such_plugin_pkg'" in capsys.readouterr().out
