@@ -24,14 +24,28 @@ CONFIDENCE = 0.95
 _CHUNK_ELEMENTS = 1 << 22  # resample draws held in memory at once (~32 MB of indices)
 
 
-def higher_is_better(metric: str, protocol: Optional[str] = None) -> bool:
-    """Direction of ``metric`` as the metric protocols declare it (``BaseProtocol.metrics``):
-    ``protocol``'s own table first, else the first registered protocol that lists it."""
+def declared_directions() -> Dict[str, bool]:
+    """``{metric: higher is better}`` as the registered metric protocols declare it
+    (``BaseProtocol.metrics``), in the order they first list the metrics; the first
+    protocol that lists a metric decides."""
     from .protocols import PROTOCOLS
-    tables = [PROTOCOLS[protocol].metrics] if protocol in PROTOCOLS else []
-    for table in tables + [cls.metrics for cls in PROTOCOLS.values()]:
-        if metric in table:
-            return bool(table[metric])
+    out: Dict[str, bool] = {}
+    for cls in PROTOCOLS.values():
+        for metric, higher in cls.metrics.items():
+            out.setdefault(metric, bool(higher))
+    return out
+
+
+def higher_is_better(metric: str, protocol: Optional[str] = None) -> bool:
+    """Direction of ``metric``: ``protocol``'s own table first, else
+    :func:`declared_directions`."""
+    from .protocols import PROTOCOLS
+    table = PROTOCOLS[protocol].metrics if protocol in PROTOCOLS else {}
+    if metric in table:
+        return bool(table[metric])
+    declared = declared_directions()
+    if metric in declared:
+        return declared[metric]
     raise ValueError(f'no registered metric protocol defines {metric!r} (protocol '
                      f'{protocol!r}), so its direction is unknown: import the package that '
                      'registers its protocol (the run config\'s custom_imports)')
