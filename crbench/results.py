@@ -114,14 +114,6 @@ def build_record(*, model: str, config: str, dataset: str, split: str, protocol:
     return record
 
 
-def write_record(record: dict, results_dir: str) -> str:
-    """Write ``record`` atomically to ``<results_dir>/<model>_<dataset>_<run_id>.json``."""
-    name = f"{record['model']}_{record['dataset']}_{record['protocol']}_{record['run_id']}.json"
-    path = osp.join(results_dir, name.replace('/', '-'))
-    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + '\n').encode())
-    return path
-
-
 # ----------------------------------------------------------------------------- provenance
 def files_read(dataset) -> List[str]:
     """Every file a dataset's samples read (the ``*_path`` entries of its data list)."""
@@ -296,8 +288,8 @@ def record_test_run(*, cfg, config: str, checkpoint: str, cfg_options: Optional[
     ``metric`` is the ``CRMetric`` that scored the run (its ``per_image`` rows and
     protocol), ``dataset`` the built test dataset (its ``skipped`` samples).
     """
-    from crbench.evaluation.metric import DESCRIPTIVE_KEYS
-    from crbench.evaluation.statistics import DEFAULT_RESAMPLES, DEFAULT_SEED, metrics_ci
+    from crbench.evaluation.statistics import (CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED,
+                                               metrics_ci)
     meta = checkpoint_meta(checkpoint)
     reasons = variant_reasons(config, cfg, cfg_options, meta)
     skipped = list(getattr(dataset, 'skipped', []))
@@ -320,10 +312,9 @@ def record_test_run(*, cfg, config: str, checkpoint: str, cfg_options: Optional[
     if skipped and not allow_incomplete:
         raise ValueError('an incomplete test split is recorded only with allow_incomplete')
     rows = list(getattr(metric, 'per_image', []) or [])
-    values = [k for k in record['metrics']]
-    record['metrics_ci95'] = metrics_ci(
-        [{k: v for k, v in r.items() if k not in DESCRIPTIVE_KEYS} for r in rows], values)
-    record['ci'] = dict(method='percentile bootstrap over images', confidence=0.95,
+    # the reported metrics only: the rows' descriptive fields (sample_id, ...) are not among them
+    record['metrics_ci95'] = metrics_ci(rows, record['metrics'])
+    record['ci'] = dict(method='percentile bootstrap over images', confidence=CONFIDENCE,
                         n_resamples=DEFAULT_RESAMPLES, seed=DEFAULT_SEED)
     try:
         config_text = cfg.pretty_text

@@ -61,3 +61,43 @@ def results_of_test_tool(config: str, checkpoint: str, data_root: str, out_dir,
 # (ctgan, diffcr, dsen2_cr, glf_cr, pix2pix, pmaa, stgan) have tiny end-to-end tests under
 # tests/models/ but no smoke config yet.
 SMOKE_MODELS = ('amgan_cr', 'cvae', 'de', 'emrdm', 'memorynet', 'msda_cr', 'spagan', 'uncrtaints')
+
+
+# A user's own network, as a plugin package outside crbench registers it (the source of
+# the package's __init__.py; custom_imports or --plugin imports it in a tool's process).
+RESIDUAL_NET_PLUGIN = '''
+import torch
+from crbench.registry import MODELS
+
+
+@MODELS.register_module()
+class ResidualConvNet(torch.nn.Module):
+    """A user's baseline: predicts a residual with two convolutions."""
+    def __init__(self, bands=4, width=8):
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(bands, width, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(width, bands, 3, padding=1))
+
+    def forward(self, x):
+        return x + self.body(x)
+'''
+
+
+def with_pythonpath(*folders: str) -> dict:
+    """The environment plus ``folders`` in front of any PYTHONPATH already set."""
+    import os
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (*folders, env.get('PYTHONPATH')) if p)
+    return env
+
+
+def run_python(cwd, env, *args, timeout=600) -> str:
+    """Run ``python ARGS`` (a tool script or ``-m crbench ...``) in ``cwd``; its stdout.
+    Fails the test with the end of both streams when it exits non-zero."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, f'{args} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}'
+    return out.stdout

@@ -33,7 +33,10 @@ def test_misspelt_override_refused_with_suggestion(key, value, suggestion):
     ('model.generator.n_feat', 8),
 ])
 def test_valid_overrides_accepted(key, value):
-    assert load_config(CONFIG, {key: value})._cfg_dict  # merged without error
+    node = load_config(CONFIG, {key: value})
+    for part in key.split('.'):
+        node = node[part]
+    assert node == value  # accepted, and merged where the key says
 
 
 def test_replaced_type_decides_the_arguments():

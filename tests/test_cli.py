@@ -46,6 +46,10 @@ def test_bad_arguments_exit_2(capsys):
     assert 'crbench train: error' in capsys.readouterr().err
     assert main(['test', 'no/such/config.py', 'x.pth']) == 2
     assert 'no/such/config.py' in capsys.readouterr().err
+    # every command that takes a config looks it up the same way (resolve_config)
+    assert main(['benchmark', 'no/such/config.py']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('crbench benchmark: ') and CONFIG_DIR_ENV in err
 
 
 @pytest.mark.parametrize('tool, name', sorted(TOOLS.items()))

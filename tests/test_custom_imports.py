@@ -4,43 +4,10 @@ promises, without editing a crbench file."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 import textwrap
 
 import pytest
-
-BASELINE = '''
-import torch
-from crbench.registry import MODELS
-
-
-@MODELS.register_module()
-class ResidualConvNet(torch.nn.Module):
-    """A user's baseline: predicts a residual with two convolutions."""
-    def __init__(self, bands=4, width=8):
-        super().__init__()
-        self.body = torch.nn.Sequential(
-            torch.nn.Conv2d(bands, width, 3, padding=1), torch.nn.ReLU(),
-            torch.nn.Conv2d(width, bands, 3, padding=1))
-
-    def forward(self, x):
-        return x + self.body(x)
-'''
-
-
-def with_pythonpath(folder: str) -> dict:
-    """The environment plus ``folder`` in front of any PYTHONPATH already set."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (folder, env.get('PYTHONPATH')) if p)
-    return env
-
-
-def run_tool(repo_root, env, *args):
-    out = subprocess.run([sys.executable, *args], cwd=repo_root, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, f'{args[0]} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}'
-    return out
+from helpers import RESIDUAL_NET_PLUGIN, run_python, with_pythonpath
 
 
 def test_with_pythonpath_keeps_existing_entries(monkeypatch):
@@ -58,7 +25,7 @@ def test_custom_baseline_trains_tests_and_shows_in_the_leaderboard(repo_root, tm
     monkeypatch.setenv('PYTHONPATH', str(tmp_path / 'elsewhere'))
     pkg = tmp_path / 'my_baselines'
     pkg.mkdir()
-    (pkg / '__init__.py').write_text(BASELINE)
+    (pkg / '__init__.py').write_text(RESIDUAL_NET_PLUGIN)
     config = tmp_path / 'my_config.py'
     config.write_text(textwrap.dedent(f'''
         _base_ = [r'{osp.join(repo_root, "configs/_base_/datasets/cuhk_cr2.py")}',
@@ -79,13 +46,13 @@ def test_custom_baseline_trains_tests_and_shows_in_the_leaderboard(repo_root, tm
     loaders = [f'{k}.{a}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
                for a in ('num_workers=0', 'persistent_workers=False')]
 
-    run_tool(repo_root, env, 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'w'),
+    run_python(repo_root, env, 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'w'),
              '--data-root', data_root, '--cfg-options', *loaders)
     checkpoint = tmp_path / 'w' / 'iter_2.pth'
     assert checkpoint.is_file()
 
     results = tmp_path / 'results'
-    run_tool(repo_root, env, 'tools/test.py', str(config), str(checkpoint), '--work-dir',
+    run_python(repo_root, env, 'tools/test.py', str(config), str(checkpoint), '--work-dir',
              str(tmp_path / 't'), '--data-root', data_root, '--results-dir', str(results),
              '--cfg-options', *loaders)
     (result_file,) = results.glob('*.json')
@@ -95,7 +62,7 @@ def test_custom_baseline_trains_tests_and_shows_in_the_leaderboard(repo_root, tm
     assert {'PSNR', 'SSIM'} <= set(record['metrics'])
 
     board = tmp_path / 'board'
-    run_tool(repo_root, env, 'tools/leaderboard.py', '--results-dir', str(results),
+    run_python(repo_root, env, 'tools/leaderboard.py', '--results-dir', str(results),
              '--reported', osp.join(repo_root, 'leaderboard', 'reported.csv'),
              '--efficiency-dir', str(tmp_path / 'no_efficiency'), '--out-dir', str(board),
              '--show-synthetic', '--no-html', '--no-plots')

@@ -49,12 +49,15 @@ def main(argv=None, prog: str = PROG) -> int:
     import torch
 
     from crbench.analysis.benchmark import benchmark_config, write_json
+    from ._common import resolve_config
     args = parse_args(argv, prog)
     if args.threads:
         torch.set_num_threads(args.threads)
     for config in args.configs:
-        if not osp.isfile(config):
-            print(f'benchmark: config {config!r} not found', file=sys.stderr)
+        try:  # relative paths also under the config roots, as for train and test
+            config = resolve_config(config)
+        except FileNotFoundError as err:
+            print(f'{prog}: {err}', file=sys.stderr)
             return 2
         rec = benchmark_config(config, size=args.size, repeats=args.repeats,
                                warmup=args.warmup, device=args.device,

@@ -25,7 +25,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from crbench.leaderboard import LeaderboardError, write_leaderboard
+from crbench.leaderboard import LeaderboardError, LeaderboardWarning, write_leaderboard
 from crbench.leaderboard.collect import dataset_rank, known_datasets
 from crbench.model_index import ModelIndexError
 
@@ -113,8 +113,8 @@ def main(argv=None, prog: str = PROG) -> int:
     efficiency = args.efficiency if args.efficiency is not None else 'auto'
     efficiency_dir = args.efficiency_dir if args.efficiency_dir is not None else 'auto'
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # skipped files are printed below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
             result = write_leaderboard(args.results_dir, reported, args.out_dir,
                                        select=args.select, show_synthetic=args.show_synthetic,
                                        html=args.html, efficiency=efficiency,
@@ -125,6 +125,12 @@ def main(argv=None, prog: str = PROG) -> int:
         return 2
     result['show_synthetic'] = args.show_synthetic
     print_summary(result, console)
+    # what the summary does not list already (its skipped files): e.g. a run's plugin
+    # that cannot be imported, which is why its rows are labelled unknown
+    for w in caught:
+        if issubclass(w.category, LeaderboardWarning) and \
+                not str(w.message).startswith('leaderboard: skipping'):
+            console.print(f'[yellow]{w.message}[/yellow]', highlight=False, soft_wrap=True)
     return 0
 
 

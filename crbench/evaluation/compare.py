@@ -61,14 +61,22 @@ def compare_runs(path_a: str, path_b: str, n_resamples: int = DEFAULT_RESAMPLES,
     if not common:
         raise IncomparableRunsError('the runs share no scored image (compare the sample_id '
                                     'columns of their per-image files)')
-    names = metrics or [m for m in record_a.get('metrics', {})
-                        if m in table_a.columns and m in table_b.columns]
+    scored = [m for m in record_a.get('metrics', {})
+              if m in table_a.columns and m in table_b.columns]
+    unknown = [m for m in metrics or [] if m not in scored]
+    if unknown:
+        raise IncomparableRunsError(f'metric(s) {unknown} are not in both runs (they have '
+                                    f'{scored})')
     protocol = record_a.get('protocol')
     per_metric: Dict[str, dict] = {}
-    for name in names:
+    for name in metrics or scored:
         a = table_a.loc[common, name].astype(float).to_numpy()
         b = table_b.loc[common, name].astype(float).to_numpy()
-        per_metric[name] = paired_comparison(a, b, higher_is_better(name, protocol),
+        try:
+            higher_better = higher_is_better(name, protocol)
+        except ValueError as err:
+            raise IncomparableRunsError(str(err)) from None
+        per_metric[name] = paired_comparison(a, b, higher_better,
                                              n_resamples=n_resamples, seed=seed)
     notes = []
     if record_a.get('synthetic') or record_b.get('synthetic'):
@@ -138,10 +146,6 @@ def main(argv=None, prog: str = 'crbench compare') -> int:
         result = compare_runs(args.run_a, args.run_b, args.n_resamples, args.seed, args.metrics)
     except IncomparableRunsError as err:
         print(f'crbench compare: {err}', file=sys.stderr)
-        return 2
-    unknown = [m for m in args.metrics or [] if m not in result['metrics']]
-    if unknown:
-        print(f'crbench compare: metric(s) {unknown} are not in both runs', file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0

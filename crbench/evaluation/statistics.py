@@ -23,19 +23,32 @@ DEFAULT_SEED = 0
 CONFIDENCE = 0.95
 _CHUNK_ELEMENTS = 1 << 22  # resample draws held in memory at once (~32 MB of indices)
 
-# Metric names whose value is an error (lower is better); the others (PSNR, SSIM)
-# are similarities. Protocol metric tables take precedence (``higher_is_better``).
-_LOWER_IS_BETTER_PREFIXES = ('RMSE', 'MAE', 'MSE', 'SAM', 'LPIPS', 'ERGAS')
+
+def declared_directions() -> Dict[str, bool]:
+    """``{metric: higher is better}`` as the registered metric protocols declare it
+    (``BaseProtocol.metrics``), in the order they first list the metrics; the first
+    protocol that lists a metric decides."""
+    from .protocols import PROTOCOLS
+    out: Dict[str, bool] = {}
+    for cls in PROTOCOLS.values():
+        for metric, higher in cls.metrics.items():
+            out.setdefault(metric, bool(higher))
+    return out
 
 
 def higher_is_better(metric: str, protocol: Optional[str] = None) -> bool:
-    """Direction of ``metric``: the protocol's own table if it lists it, else by name."""
-    if protocol is not None:
-        from .protocols import PROTOCOLS
-        table = getattr(PROTOCOLS.get(protocol), 'metrics', {}) or {}
-        if metric in table:
-            return bool(table[metric])
-    return not metric.upper().startswith(_LOWER_IS_BETTER_PREFIXES)
+    """Direction of ``metric``: ``protocol``'s own table first, else
+    :func:`declared_directions`."""
+    from .protocols import PROTOCOLS
+    table = PROTOCOLS[protocol].metrics if protocol in PROTOCOLS else {}
+    if metric in table:
+        return bool(table[metric])
+    declared = declared_directions()
+    if metric in declared:
+        return declared[metric]
+    raise ValueError(f'no registered metric protocol defines {metric!r} (protocol '
+                     f'{protocol!r}), so its direction is unknown: import the package that '
+                     'registers its protocol (the run config\'s custom_imports)')
 
 
 def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:

@@ -29,9 +29,6 @@ EFFICIENCY_COLUMNS = ('model', 'params_M', 'macs_G', 'source', 'table')
 EFFICIENCY_OPTIONAL = ('dataset', 'complexity_G', 'memory_MB', 'speed_FPS', 'sampling_ms',
                        'note')
 RUN_REQUIRED = ('model', 'dataset', 'protocol', 'metrics', 'synthetic')
-RUN_SCHEMA_VERSION = 1
-#: Versions read (later ones add optional fields: metrics_ci95, provenance, incomplete).
-RUN_SCHEMA_VERSIONS = (1, 2)
 
 _KEY_RE = re.compile(r'^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$')
 _NUMBER_RE = re.compile(r'^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$')
@@ -329,10 +326,12 @@ def _validate_run(data, name: str) -> str | None:
     """Reason why a parsed run file is unusable, or None. Refused keys raise."""
     if not isinstance(data, dict):
         return f'top level is {type(data).__name__}, expected an object'
-    version = data.get('schema_version', RUN_SCHEMA_VERSION)
-    if version not in RUN_SCHEMA_VERSIONS:
-        return (f'schema_version {version!r} is not supported (expected one of '
-                f'{list(RUN_SCHEMA_VERSIONS)})')
+    # the version crbench.results writes (metrics_ci95, provenance, incomplete and
+    # per_image are optional additions to it)
+    from crbench.results import SCHEMA_VERSION
+    version = data.get('schema_version', SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        return f'schema_version {version!r} is not supported (expected {SCHEMA_VERSION})'
     missing = [k for k in RUN_REQUIRED if k not in data]
     if missing:
         return f'missing keys {missing}'
@@ -445,9 +444,8 @@ def select_runs(runs: list[dict], select: str = 'latest') -> list[dict]:
     """One run per (model, dataset, split, protocol, synthetic, variant, incomplete) group.
 
     ``latest``: the most recent ``date`` (ties: larger ``run_id``, then file name).
-    ``best``: the best value of the primary metric (PSNR if present, else the
-    first of PSNR, SSIM, LPIPS, RMSE, MAE, SAM, FID, IS the run has), ties broken
-    as for ``latest``. All metrics of a row come from the one selected run; runs
+    ``best``: the best value of the primary metric (:func:`primary_metric`), ties
+    broken as for ``latest``. All metrics of a row come from the one selected run; runs
     are never mixed. The selected run gets ``n_runs`` and ``selection``.
     """
     if select not in ('latest', 'best'):

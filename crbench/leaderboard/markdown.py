@@ -7,11 +7,12 @@ from .sections import (EFFICIENCY_HEAD, EFFICIENCY_INTRO, EFFICIENCY_NUMERIC, GA
                        SHARED_FOOTNOTE, Section, _has_shared_mark, build_sections,
                        efficiency_rows, metric_header, select_help)
 
+
 def _md(text: str) -> str:
     return str(text).replace('|', '\\|').replace('\n', ' ')
 
 
-def _md_table(section: Section, synthetic: bool = False) -> list[str]:
+def _md_table(section: Section) -> list[str]:
     metrics = section.metrics
     head = ['Model', 'Row'] + [metric_header(m) for m in metrics] + \
         ['Protocol', 'Source', 'Runs', 'Notes']
@@ -121,5 +122,5 @@ def render_markdown(tidy: pd.DataFrame, *, select: str = 'latest', show_syntheti
         if not secs:
             lines += ['No synthetic runs.', '']
         for sec in secs:
-            lines += [f'### {sec.dataset} (synthetic)', '', *_md_table(sec, True), '']
+            lines += [f'### {sec.dataset} (synthetic)', '', *_md_table(sec), '']
     return '\n'.join(lines).rstrip('\n') + '\n'

@@ -23,6 +23,7 @@ import pandas as pd
 from . import vocabulary
 from .collect import (dataset_rank, known_datasets, metric_direction, model_display, model_rank,
                       official_protocol)
+from .sections import metric_header
 
 
 def efficiency_datasets(name: str) -> tuple:
@@ -41,6 +42,8 @@ def efficiency_model(model: str) -> str:
     collection = index.get(model) if index is not None else None
     return (collection.efficiency_key if collection else '') or model
 
+
+#: bar colour of a row kind; in the scatter, of the PSNR's kind
 KIND_COLOR = {'reported': '#5b7fa6', 'reproduced': '#e08a2c'}
 #: (PSNR kind, MACs kind) -> marker, legend label
 SCATTER_STYLE = {
@@ -49,7 +52,6 @@ SCATTER_STYLE = {
     ('reproduced', 'reported'): ('s', 'PSNR reproduced · MACs reported (paper)'),
     ('reproduced', 'measured'): ('*', 'PSNR reproduced · MACs measured (crbench)'),
 }
-SCATTER_COLOR = {'reported': '#5b7fa6', 'reproduced': '#e08a2c'}
 PNG_METADATA = {'Software': None}
 DPI = 100
 
@@ -178,8 +180,7 @@ def _plot_metric_bars(vals: pd.DataFrame, dataset: str, path: Path) -> None:
                   if m in dk.index]
             xs = [dk[m] for m in models if m in dk.index]
             ax.barh(ys, xs, height=height * 0.95, color=KIND_COLOR[kind], label=kind)
-        arrow = {1: '↑', -1: '↓'}[metric_direction(metric)]
-        ax.set_title(f'{metric} {arrow}')
+        ax.set_title(metric_header(metric))
         ax.grid(axis='x', color='#dddddd', linewidth=0.5)
         ax.set_axisbelow(True)
         lo, hi = dm.value.min(), dm.value.max()
@@ -218,7 +219,7 @@ def _plot_quality_vs_cost(points: pd.DataFrame, path: Path) -> None:
             if not len(g):
                 continue
             h = ax.scatter(g.macs_G, g.psnr, marker=marker, s=60 if marker == '*' else 30,
-                           color=SCATTER_COLOR[pk], edgecolors='black' if mk == 'measured'
+                           color=KIND_COLOR[pk], edgecolors='black' if mk == 'measured'
                            else 'none', linewidths=0.5, zorder=3)
             seen.setdefault(label, h)
             for r in g.sort_values(['model', 'macs_G']).itertuples(index=False):

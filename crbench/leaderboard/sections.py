@@ -211,7 +211,6 @@ def _mark_best(rows: list[Row], metrics: list[str], protocol: str | None) -> Non
                 c.bold = True
 
 
-
 EFFICIENCY_HEAD = ('Model', 'Row', 'Dataset', 'Input', 'Params (M)', 'MACs (G)',
                    'MACs, paper convention (G)', 'Complexity (G)', 'Memory (MB)',
                    'Speed (FPS)', 'Latency (ms)', 'Sampling (ms/img)', 'Source', 'Notes')
@@ -301,7 +300,8 @@ def _measured_row(m: dict) -> dict:
     mem = m.get('peak_memory_MB')
     paper = m.get('macs_G_paper_convention')
     once = m.get('macs_G_paper_convention_shared_once')
-    if paper is not None and once is not None and paper > 1.01 * once:
+    overcounted = paper is not None and once is not None and paper > 1.01 * once
+    if overcounted:
         notes.append(f'paper convention with each shared module counted once: {once:.2f} G')
     cells = {
         'Params (M)': f"{m['params'] / 1e6:.3f}", 'MACs (G)': f"{m['macs'] / 1e9:.2f}",
@@ -310,7 +310,7 @@ def _measured_row(m: dict) -> dict:
         'Speed (FPS)': '', 'Latency (ms)': f"{m['latency_ms']:.1f}",
         'Sampling (ms/img)': '' if sampling is None else f'{sampling:.1f}'}
     values = {k: _num(v) for k, v in cells.items()}
-    if paper is not None and once is not None and paper > 1.01 * once:
+    if overcounted:
         cells['MACs, paper convention (G)'] += SHARED_MARK
     if sampling is not None and s.get('method') == 'estimate':
         cells['Sampling (ms/img)'] += ' (est.)'

@@ -68,15 +68,6 @@ def registered_protocols() -> dict:
     return {name: dict(cls.metrics) for name, cls in PROTOCOLS.items()}
 
 
-def metric_directions(protocols: dict) -> dict:
-    """``{metric: +1 | -1}`` over all protocols, in the order they first list them."""
-    out = {}
-    for metrics in protocols.values():
-        for metric, higher in metrics.items():
-            out.setdefault(metric, 1 if higher else -1)
-    return out
-
-
 _CURRENT: Optional[Vocabulary] = None
 
 
@@ -104,9 +95,10 @@ def load(extra_metafiles: Iterable[str] = (), plugins: Iterable[str] = (),
                           f'config): {err}', LeaderboardWarning, stacklevel=2)
             continue
         plugins.append(name)
-    protocols = registered_protocols()
-    _CURRENT = Vocabulary(datasets=registered_datasets(), protocols=protocols,
-                          metrics=metric_directions(protocols),
+    from crbench.evaluation.statistics import declared_directions
+    _CURRENT = Vocabulary(datasets=registered_datasets(), protocols=registered_protocols(),
+                          metrics={m: 1 if higher else -1
+                                   for m, higher in declared_directions().items()},
                           index=load_model_index(extra_metafiles, plugins))
     return _CURRENT
 

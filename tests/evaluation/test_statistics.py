@@ -72,8 +72,12 @@ def test_paired_comparison_matches_scipy():
 def test_direction_of_error_metrics():
     rmse_a, rmse_b = 1 / PSNR_A, 1 / PSNR_B               # B has the lower (better) RMSE
     out = paired_comparison(rmse_a, rmse_b, higher_better=higher_is_better('RMSE'))
-    assert not higher_is_better('RMSE') and not higher_is_better('RMSE_cloudy', 'cuhk_official')
-    assert higher_is_better('PSNR', 'cuhk_official') and not higher_is_better('LPIPS')
+    assert not higher_is_better('RMSE') and higher_is_better('PSNR', 'cuhk_official')
+    # a metric outside the run's protocol: as the protocol that declares it says
+    assert not higher_is_better('SAM', 'cuhk_official') and not higher_is_better('LPIPS')
+    # directions come from the protocols alone, never guessed from the name
+    with pytest.raises(ValueError, match="'RMSE_cloudy'.*custom_imports"):
+        higher_is_better('RMSE_cloudy', 'cuhk_official')
     assert out['win_rate'] == pytest.approx(((PSNR_B - PSNR_A) > 0).mean())
     assert out['mean_diff'] < 0
 

@@ -1,13 +1,13 @@
 """Tests of the leaderboard: transcription, collection, rendering, CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import load_tool
 
 from crbench.leaderboard import (LeaderboardWarning, RefusedMetricError, ReportedCSVError,
                                  build_sections, build_tidy, load_efficiency, load_reported,
@@ -302,11 +302,11 @@ def test_ci_variant_incomplete_shown(tmp_path):
     results = write_runs(
         tmp_path / 'results',
         old=make_run(run_id='old', metrics={'PSNR': 30.0, 'SSIM': 0.9, 'RMSE': 0.01}),
-        ci=make_run(run_id='ci', schema_version=2, model='msda_cr', metrics={'PSNR': 25.0},
+        ci=make_run(run_id='ci', model='msda_cr', metrics={'PSNR': 25.0},
                     metrics_ci95={'PSNR': [24.5, 25.5]}),
-        var=make_run(run_id='var', schema_version=2, model='cvae', provenance=prov,
+        var=make_run(run_id='var', model='cvae', provenance=prov,
                      metrics={'PSNR': 40.0}, metrics_ci95={'PSNR': [39.0, 41.0]}),
-        inc=make_run(run_id='inc', schema_version=2, model='spagan', incomplete=True,
+        inc=make_run(run_id='inc', model='spagan', incomplete=True,
                      metrics={'PSNR': 41.0}))
     res = write_leaderboard(results, REPORTED, tmp_path / 'out')
     rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['CUHK-CR2']
@@ -335,7 +335,7 @@ def test_variant_and_paper_run_kept_apart(tmp_path):
     results = write_runs(
         tmp_path / 'results',
         paper=make_run(run_id='paper', date='2026-01-01T00:00:00+00:00'),
-        var=make_run(run_id='var', date='2026-02-01T00:00:00+00:00', schema_version=2,
+        var=make_run(run_id='var', date='2026-02-01T00:00:00+00:00',
                      provenance={'variant': True, 'cfg_options': {'x': 1}}))
     runs, _ = load_runs(results)
     assert sorted(r['run_id'] for r in select_runs(runs, 'latest')) == ['paper', 'var']
@@ -358,7 +358,7 @@ def test_malformed_json_skipped_and_named(tmp_path, capsys):
     for n in names:
         assert n in messages
     # the CLI still writes the leaderboard and names the skipped file
-    cli = _load_cli()
+    cli = load_tool('leaderboard')
     rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
                    '--out-dir', str(tmp_path / 'out'), '--no-plots'])
     assert rc == 0
@@ -373,7 +373,7 @@ def test_random_metric_key_refused(tmp_path, capsys):
         metrics={'PSNR': 20.0, 'LPIPS_RANDOM_BACKBONE_TEST_ONLY': 0.3}, run_id='r'))
     with pytest.raises(RefusedMetricError, match=r'lpips\.json.*LPIPS_RANDOM_BACKBONE'):
         load_runs(results)
-    cli = _load_cli()
+    cli = load_tool('leaderboard')
     rc = cli.main(['--results-dir', str(results), '--reported', str(REPORTED),
                    '--out-dir', str(tmp_path / 'out')])
     assert rc != 0
@@ -492,14 +492,6 @@ def test_synthetic_only_in_synthetic_section(tmp_path):
 # CLI and idempotence
 # ---------------------------------------------------------------------------
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location('crbench_tools_leaderboard',
-                                                  REPO / 'tools' / 'leaderboard.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_cli_idempotent(tmp_path):
     results = write_runs(
         tmp_path / 'results',
@@ -509,7 +501,7 @@ def test_cli_idempotent(tmp_path):
                                              'SAM': 6.0, 'raw_PSNR': 10.0},
                     protocol='sen12mscr_official', run_id='r3'),
         s1=make_run(synthetic=True, run_id='s1'))
-    cli = _load_cli()
+    cli = load_tool('leaderboard')
     args = ['--results-dir', str(results), '--reported', str(REPORTED), '--select', 'best',
             '--show-synthetic', '--no-plots']  # plots: test_plots_written_linked_idempotent
     outs = []
@@ -693,7 +685,7 @@ def test_plots_written_linked_idempotent(tmp_path):
     assert set(pts.dataset) == {'CUHK-CR2'}
 
 
-def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path):
+def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path, capsys):
     config = tmp_path / 'plugin_config.py'
     config.write_text("custom_imports = dict(imports=['no_such_plugin_pkg'])\n")
     results = write_runs(tmp_path / 'results',
@@ -703,3 +695,9 @@ def test_missing_plugin_of_a_run_does_not_block_the_leaderboard(tmp_path):
                           efficiency_dir=None)
     rows = md_sections((tmp_path / 'out' / 'README.md').read_text('utf-8'))['Pluto-CR']
     assert "model 'plugin_net' is not in the model index" in rows[0]['Notes']
+
+    # the command says why the rows are labelled unknown
+    assert load_tool('leaderboard').main(['--results-dir', str(results), '--reported',
+                                          str(REPORTED), '--out-dir', str(tmp_path / 'cli'),
+                                          '--no-plots']) == 0
+    assert "cannot import 'no_such_plugin_pkg'" in capsys.readouterr().out

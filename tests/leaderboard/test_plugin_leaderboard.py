@@ -6,33 +6,18 @@ tested through ``crbench train``/``crbench test``; the regenerated leaderboard
 finds the plugin through the run's config (``custom_imports``).
 """
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from helpers import RESIDUAL_NET_PLUGIN, run_python, with_pythonpath
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-PLUGIN = '''
-import torch
+PLUGIN = RESIDUAL_NET_PLUGIN + '''
 from crbench.datasets import CUHKCRDataset
 from crbench.evaluation.protocols import PROTOCOLS, BaseProtocol
-from crbench.registry import DATASETS, MODELS
-
-
-@MODELS.register_module()
-class TinyResidualNet(torch.nn.Module):
-    def __init__(self, bands=4, width=4):
-        super().__init__()
-        self.body = torch.nn.Sequential(
-            torch.nn.Conv2d(bands, width, 3, padding=1), torch.nn.ReLU(),
-            torch.nn.Conv2d(width, bands, 3, padding=1))
-
-    def forward(self, x):
-        return x + self.body(x)
+from crbench.registry import DATASETS
 
 
 @DATASETS.register_module()
@@ -91,7 +76,7 @@ def _config(repo: str) -> str:
         _base_ = {base!r}
         custom_imports = dict(imports=['mars_plugin'], allow_failed_imports=False)
         model_name = 'tiny_residual'
-        model = dict(type='SupervisedRestorer', generator=dict(type='TinyResidualNet'),
+        model = dict(type='SupervisedRestorer', generator=dict(type='ResidualConvNet', width=4),
                      losses=dict(l1=dict(type='CharbonnierLoss')))
         train_dataloader = {loader}
         val_dataloader = {loader}
@@ -103,13 +88,6 @@ def _config(repo: str) -> str:
     ''')
 
 
-def _crbench(args, cwd, env):
-    out = subprocess.run([sys.executable, '-m', 'crbench'] + args, cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f'crbench {args[0]}: {out.stdout[-2000:]}\n{out.stderr[-3000:]}'
-    return out.stdout
-
-
 @pytest.mark.slow
 def test_plugin_model_dataset_protocol_reach_the_leaderboard(tmp_path):
     pkg = tmp_path / 'plugins' / 'mars_plugin'
@@ -118,24 +96,25 @@ def test_plugin_model_dataset_protocol_reach_the_leaderboard(tmp_path):
     (pkg / 'metafile.yml').write_text(METAFILE)
     config = tmp_path / 'tiny_residual_mars.py'
     config.write_text(_config(REPO))
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env['PYTHONPATH'] = os.pathsep.join([REPO, str(tmp_path / 'plugins')])
+    env = with_pythonpath(REPO, str(tmp_path / 'plugins'))
     # the dataset's synthetic twin, as the plugin's write_synthetic writes it (not imported
     # here: its registrations would leak into the other tests of this process)
     from crbench.datasets.synthetic import write_cuhk
     data_root = osp.join(write_cuhk(str(tmp_path / 'data'), 'CUHK-CR2', {'train': 2, 'test': 2},
                                     size=32), 'CUHK-CR2')
-    _crbench(['train', str(config), '--work-dir', 'w', '--data-root', data_root], tmp_path, env)
-    _crbench(['test', str(config), 'w/iter_1.pth', '--work-dir', 'w/test', '--data-root',
-              data_root, '--results-dir', 'results'], tmp_path, env)
+    crbench = ('-m', 'crbench')
+    run_python(tmp_path, env, *crbench, 'train', str(config), '--work-dir', 'w',
+               '--data-root', data_root)
+    run_python(tmp_path, env, *crbench, 'test', str(config), 'w/iter_1.pth', '--work-dir',
+               'w/test', '--data-root', data_root, '--results-dir', 'results')
     (result, ) = (tmp_path / 'results').glob('*.json')
     record = json.loads(result.read_text())
     assert (record['dataset'], record['protocol']) == ('Mars-CR', 'mars_l1')
     assert 'MarsL1' in record['metrics']
 
-    _crbench(['leaderboard', '--results-dir', 'results', '--reported',
-              osp.join(REPO, 'leaderboard', 'reported.csv'), '--out-dir', 'board',
-              '--show-synthetic', '--no-plots'], tmp_path, env)
+    run_python(tmp_path, env, *crbench, 'leaderboard', '--results-dir', 'results',
+               '--reported', osp.join(REPO, 'leaderboard', 'reported.csv'), '--out-dir',
+               'board', '--show-synthetic', '--no-plots')
     page = (tmp_path / 'board' / 'README.md').read_text()
     section = page.split('### Mars-CR (synthetic)')[1]
     row = [line for line in section.splitlines() if line.startswith('| Tiny Residual Net')]
