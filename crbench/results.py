@@ -198,6 +198,13 @@ def checkpoint_provenance(meta: Optional[dict]) -> dict:
     'crbench training' (an MMEngine checkpoint written by tools/train.py), or
     'unknown' (no meta).
     """
+    meta = dict(meta or {})
+    # what crbench's strict loader says it loaded ('all weights', 'generator only ...')
+    loaded = {k: _plain(meta.pop(k)) for k in ('loaded', 'notes') if k in meta}
+    return dict(_weights_source(meta), **loaded)
+
+
+def _weights_source(meta: dict) -> dict:
     if not meta:
         return dict(source_format='unknown')
     for key in CONVERSION_KEYS:
@@ -282,15 +289,17 @@ def write_test_result(record: dict, results_dir: str, per_image: Optional[List[d
 
 def record_test_run(*, cfg, config: str, checkpoint: str, cfg_options: Optional[dict],
                     metric, metrics: dict, dataset, results_dir: str,
-                    allow_incomplete: bool = False) -> str:
+                    allow_incomplete: bool = False, weights_meta: Optional[dict] = None) -> str:
     """Build and write the result of ``tools/test.py`` (JSON, per-image CSV, config copy).
 
     ``metric`` is the ``CRMetric`` that scored the run (its ``per_image`` rows and
-    protocol), ``dataset`` the built test dataset (its ``skipped`` samples).
+    protocol), ``dataset`` the built test dataset (its ``skipped`` samples),
+    ``weights_meta`` what ``crbench.engine.checkpoint.load_weights`` returned for the
+    checkpoint (read from the file again when not given).
     """
     from crbench.evaluation.statistics import (CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED,
                                                metrics_ci)
-    meta = checkpoint_meta(checkpoint)
+    meta = checkpoint_meta(checkpoint) if weights_meta is None else weights_meta
     reasons = variant_reasons(config, cfg, cfg_options, meta)
     skipped = list(getattr(dataset, 'skipped', []))
     provenance = dict(

@@ -74,7 +74,8 @@ def main(argv=None, prog: str = PROG) -> int:
     init_distributed(args.launcher)
     try:
         runner = Runner.from_cfg(cfg)  # builds DE's frozen reference: loaded strictly too
-        load_weights(runner.model, args.checkpoint, cfg=cfg)  # strict; generator-only accepted
+        # strict; generator-only accepted; its meta (conversion, training config) is recorded
+        weights_meta = load_weights(runner.model, args.checkpoint, cfg=cfg)
         metrics = runner.test()
     except (UntrustedCheckpointError, WeightsMismatchError) as err:
         print(f'{prog}: {err}', file=sys.stderr)
@@ -90,7 +91,8 @@ def main(argv=None, prog: str = PROG) -> int:
     path = record_test_run(cfg=cfg, config=config, checkpoint=args.checkpoint,
                            cfg_options=args.cfg_options, metric=runner.test_evaluator.metrics[0],
                            metrics=metrics, dataset=datasets['test'],
-                           results_dir=args.results_dir, allow_incomplete=args.allow_incomplete)
+                           results_dir=args.results_dir, allow_incomplete=args.allow_incomplete,
+                           weights_meta=weights_meta)
     print(f'{prog}: result written to {path}')
     return 0
 

@@ -185,9 +185,11 @@ def test_incomplete_test_split_exits_2_unless_allowed(repo_root, tmp_path, rice2
     assert sorted(skipped['ids']) == sorted(test_ids[:2])
     assert f'{test_ids[1]}.png' in skipped['reasons'][test_ids[1]]        # names the file
     assert record['n_images'] == len(test_ids) - 2
-    # the converter's metadata is recorded as found in the checkpoint
+    # the converter's metadata is recorded as found in the checkpoint, with what the strict
+    # loader loaded
     assert record['provenance']['checkpoint'] == {'source_format': 'converted',
-                                                  'conversion': CONVERSION}
+                                                  'conversion': CONVERSION,
+                                                  'loaded': 'all weights'}
 
 
 @pytest.mark.slow
