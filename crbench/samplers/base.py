@@ -65,18 +65,6 @@ class DiffusionSampler:
         return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
-def seeded_generator(seed: Optional[int], device) -> Optional[torch.Generator]:
-    """A generator on ``device`` seeded with ``seed`` (a framework's ``sampling_seed``: every
-    ``restore`` call then draws the same noise), or None (torch's global generator)."""
-    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
-
-
-def outside_inference(out: torch.Tensor) -> torch.Tensor:
-    """A sampler's result made under ``torch.inference_mode`` as an ordinary tensor (a clone)
-    unless the caller is itself in inference mode."""
-    return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() else out
-
-
 def progress_iter(iterable: Iterable, enabled: bool, description: str) -> Iterable:
     """Wrap ``iterable`` in a rich progress bar when ``enabled``."""
     if not enabled:

@@ -51,12 +51,13 @@ from typing import Callable, Dict, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.models.diffusion.common import outside_inference, seeded_generator
 from crbench.models.diffusion.frozen_reference import (DEFAULT_KEY_PREFIXES, INPUT_RANGES,
                                                         FrozenReference)
 from crbench.models.diffusion.processes import GaussianDiffusion, linear_betas  # noqa: F401
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
-from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 
 
 @MODELS.register_module()

@@ -34,11 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crbench.models.diffusion.emrdm import select_bands
+import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.models.diffusion.common import (cloudy_of, outside_inference, seeded_generator,
+                                             select_bands)
 from crbench.models.diffusion.processes import GaussianDiffusion, InterpolatedVP, sigmoid_betas
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
-from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
 
 
 def dynamic_threshold(x0: Tensor, ratio: float, max_value: float = 1.0) -> Tensor:
@@ -101,14 +102,7 @@ class DiffCR(BaseRestorer):
     # ---- inputs ---------------------------------------------------------------
     def condition(self, inputs: Dict[str, Tensor]) -> Tensor:
         """The condition frames, B×L×C×H×W (module docstring)."""
-        if not isinstance(inputs, dict) or 'cloudy' not in inputs:
-            keys = list(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-            raise KeyError(f"DiffCR needs inputs['cloudy'] (B x L x C x H x W or B x C x H x W); "
-                           f'got {keys}')
-        cloudy = inputs['cloudy']
-        if cloudy.dim() not in (4, 5):
-            raise ValueError("inputs['cloudy'] must be B x C x H x W or B x L x C x H x W, got "
-                             f'shape {tuple(cloudy.shape)}')
+        cloudy = cloudy_of(inputs, 'DiffCR')
         cloudy = select_bands(cloudy, self.cond_bands, 'cond_bands')
         sar = inputs.get('sar')
         if sar is not None and self.use_sar:

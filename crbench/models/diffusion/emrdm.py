@@ -34,24 +34,12 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+import crbench.samplers  # noqa: F401  (registers the samplers)
+from crbench.models.diffusion.common import (cloudy_of, outside_inference, seeded_generator,
+                                             select_bands)
 from crbench.models.diffusion.processes import MeanRevertingEDM, per_sample
 from crbench.models.restorers.base import BaseRestorer
 from crbench.registry import DIFFUSION_SAMPLERS, MODELS
-from crbench.samplers import outside_inference, seeded_generator  # registers the samplers too
-
-
-def select_bands(cloudy: Tensor, bands: Optional[Sequence[int]], name: str) -> Tensor:
-    """``cloudy[..., bands, :, :]`` (all bands when ``bands`` is None); a band ``cloudy``
-    lacks is an error naming the ``name`` option."""
-    if bands is None:
-        return cloudy
-    num = cloudy.shape[-3]
-    bad = [b for b in bands if not -num <= b < num]
-    if bad:
-        raise ValueError(f'{name}={list(bands)} selects bands {bad} that inputs[\'cloudy\'] '
-                         f'(shape {tuple(cloudy.shape)}, {num} bands) does not have')
-    index = torch.as_tensor([b % num for b in bands], dtype=torch.long, device=cloudy.device)
-    return cloudy.index_select(-3, index)
 
 
 @MODELS.register_module()
@@ -114,14 +102,7 @@ class EMRDM(BaseRestorer):
     # ---- inputs ---------------------------------------------------------------
     def split_inputs(self, inputs: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
         """(mu, cond) of a batch; cond is None when empty (module docstring)."""
-        if not isinstance(inputs, dict) or 'cloudy' not in inputs:
-            keys = list(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-            raise KeyError(f"EMRDM needs inputs['cloudy'] (B x C x H x W or B x L x C x H x W); "
-                           f'got {keys}')
-        cloudy = inputs['cloudy']
-        if cloudy.dim() not in (4, 5):
-            raise ValueError("inputs['cloudy'] must be B x C x H x W or B x L x C x H x W, got "
-                             f'shape {tuple(cloudy.shape)}')
+        cloudy = cloudy_of(inputs, 'EMRDM')
         mu = select_bands(cloudy, self.mean_bands, 'mean_bands')
         parts = []
         sar = inputs.get('sar')
