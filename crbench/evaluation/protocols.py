@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 import torch
 
 from . import functional as M
+from .lpips_metric import lpips_distance
 
 __all__ = [
     'BaseProtocol', 'CUHKOfficialProtocol', 'SEN12MSCROfficialProtocol',
@@ -39,6 +40,8 @@ CHUNK_ELEMENTS = 1_000_000
 
 # Gray weights of the CUHK evaluator (§2.8 item 5); they sum to 1.000001.
 GRAY_WEIGHTS = (0.298912, 0.586611, 0.114478)
+# What the gray conversion makes of a band replicated to 3 channels: 1.000001.
+GRAY_SUM = (GRAY_WEIGHTS[0] + GRAY_WEIGHTS[1]) + GRAY_WEIGHTS[2]
 
 
 def _check_inputs(pred: torch.Tensor, gt: torch.Tensor) -> None:
@@ -50,19 +53,15 @@ def _check_inputs(pred: torch.Tensor, gt: torch.Tensor) -> None:
 
 def _lpips_batch(model: torch.nn.Module, pred: torch.Tensor,
                  gt: torch.Tensor) -> torch.Tensor:
-    """LPIPS of N×3×H×W float inputs as given (lpips normalize=False).
-
-    All N pairs go through the network in one call (the bands and images of
-    a batch are stacked by the callers), in channels-last layout, which
-    oneDNN convolutions and poolings run without layout conversions.
-    Returns float64 values on ``pred``'s device.
+    """LPIPS of N×3×H×W (or N×1×H×W: a band replicated to 3 channels) float
+    inputs as given (lpips normalize=False), all N pairs in one call
+    (:func:`~crbench.evaluation.lpips_metric.lpips_distance`). Returns
+    float64 values on ``pred``'s device.
     """
     device = next(model.parameters()).device
-    layout = dict(memory_format=torch.channels_last)
     with torch.inference_mode():
-        d = model(pred.to(device, torch.float32).contiguous(**layout),
-                  gt.to(device, torch.float32).contiguous(**layout),
-                  normalize=False)
+        d = lpips_distance(model, pred.to(device, torch.float32),
+                           gt.to(device, torch.float32))
     return d.flatten().to(pred.device, torch.float64)
 
 
@@ -74,9 +73,10 @@ class BaseProtocol:
     uses_lpips: bool = False
 
     def __init__(self, backend: str = 'auto'):
-        """``backend`` of the SSIM filters: ``auto`` (SciPy for CPU tensors,
-        torch on other devices), ``scipy`` or ``torch`` (see
-        :func:`crbench.evaluation.functional.separable_filter`)."""
+        """``backend`` of the float SSIM filters: ``auto``, ``scipy`` or
+        ``torch`` (see :func:`crbench.evaluation.functional.separable_filter`).
+        The uint8 SSIM of ``cuhk_official`` uses exact integer window sums in
+        torch on any device."""
         if backend not in M.BACKENDS:
             raise ValueError(f'backend must be one of {M.BACKENDS}, got '
                              f'{backend!r}')
@@ -198,10 +198,10 @@ class CUHKOfficialProtocol(BaseProtocol):
         p01, g01 = (pred + 1.0) / 2.0, (gt + 1.0) / 2.0
         qp, qg = quantize_uint8_official(p01), quantize_uint8_official(g01)
         if pred.shape[1] == 3:
-            gp, gg = gray_official(qp), gray_official(qg)
-        else:  # every band's gray image; ssim_uniform averages the bands
-            gp, gg = gray_per_band_official(qp), gray_per_band_official(qg)
-        ssim = M.ssim_uniform(gp, gg, 255, backend=self.backend)
+            ssim = M.ssim_uniform(gray_official(qp), gray_official(qg), 255,
+                                  backend=self.backend)
+        else:  # every band's gray image (the band times GRAY_SUM), averaged
+            ssim = M.ssim_uniform_integer(qp, qg, 255, scale=GRAY_SUM)
         return {
             'PSNR': M.psnr(qp, qg, data_range=255),
             'SSIM': ssim,
@@ -213,11 +213,10 @@ class CUHKOfficialProtocol(BaseProtocol):
         qg = quantize_uint8_official((gt + 1.0) / 2.0).float()
         if pred.shape[1] == 3:
             return _lpips_batch(lpips_model, qp, qg)
-        # B images × C bands -> B·C pairs of 3-channel replicated bands.
+        # B images × C bands -> B·C pairs of replicated bands.
         b, c, h, w = qp.shape
-        per_band = _lpips_batch(
-            lpips_model, qp.reshape(b * c, 1, h, w).expand(-1, 3, -1, -1),
-            qg.reshape(b * c, 1, h, w).expand(-1, 3, -1, -1))
+        per_band = _lpips_batch(lpips_model, qp.reshape(b * c, 1, h, w),
+                                qg.reshape(b * c, 1, h, w))
         return per_band.view(b, c).mean(1)
 
 

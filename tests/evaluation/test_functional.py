@@ -217,3 +217,55 @@ def test_unknown_backend_is_refused():
     x = torch.zeros(1, 1, 16, 16)
     with pytest.raises(ValueError, match='backend'):
         F.ssim_gaussian(x, x, backend='numpy')
+
+
+@pytest.mark.parametrize('size', [1, 2, 3, 7, 8, 11])
+def test_window_sum_is_exact_for_integers(size):
+    x = torch.from_numpy(np.random.default_rng(13).integers(
+        0, 65026, (2, 3, 19, 23)).astype(np.int32))
+    got = F.window_sum(x, size, -1)
+    ref = torch.stack([x[..., i:i + size].sum(-1)
+                       for i in range(23 - size + 1)], -1)
+    assert got.dtype == torch.int32 and torch.equal(got, ref)
+    col = F.window_sum(x, size, -2)
+    assert torch.equal(col, F.window_sum(x.transpose(-1, -2), size,
+                                         -1).transpose(-1, -2))
+    with pytest.raises(ValueError, match='does not fit'):
+        F.window_sum(x, 24, -1)
+
+
+@pytest.mark.parametrize('scale', [1.0, 0.298912 + 0.586611 + 0.114478])
+@pytest.mark.parametrize('shape', [(3, 4, 64, 64), (2, 1, 40, 57)])
+def test_ssim_uniform_integer_matches_skimage(scale, shape):
+    """SSIM from exact integer window sums equals scikit-image on the float
+    image scale·x (the CUHK gray of a replicated band for scale 1.000001),
+    including flat (zero-variance) and saturated regions."""
+    a, b = _pair(shape=shape, uint8=True, seed=14)
+    a[0, :, :12, :12] = 255  # saturated and flat in both
+    b[0, :, :12, :12] = 255
+    a[-1, :, -9:, -9:] = 0  # flat in one image only
+    ours = F.ssim_uniform_integer(torch.from_numpy(a), torch.from_numpy(b),
+                                  255, scale=scale)
+    assert ours.dtype == torch.float64 and ours.shape == (shape[0], )
+    for i in range(shape[0]):
+        ref = np.mean([
+            structural_similarity(a[i, c] * scale, b[i, c] * scale,
+                                  data_range=255) for c in range(shape[1])
+        ])
+        assert abs(ours[i].item() - ref) <= 1e-12 * abs(ref), (i, ref)
+
+
+def test_ssim_uniform_integer_refuses_floats_and_overflowing_values():
+    x = torch.zeros(1, 1, 16, 16)
+    with pytest.raises(TypeError, match='integer images'):
+        F.ssim_uniform_integer(x, x, 255)
+    big = torch.full((1, 1, 16, 16), 7000, dtype=torch.int32)
+    with pytest.raises(ValueError, match='overflow int32'):
+        F.ssim_uniform_integer(big, big, 65535)
+    # 12-bit data is still exact
+    rng = np.random.default_rng(15)
+    a = torch.from_numpy(rng.integers(0, 4096, (1, 2, 20, 20)))
+    b = torch.from_numpy(rng.integers(0, 4096, (1, 2, 20, 20)))
+    ref = F.ssim_uniform(a.double(), b.double(), 4095)
+    torch.testing.assert_close(F.ssim_uniform_integer(a, b, 4095), ref,
+                               rtol=1e-12, atol=0)

@@ -151,3 +151,37 @@ def test_crmetric_reports_real_lpips_with_weights(alexnet_file, reference,
     built = metric._lpips_model
     metric.process({}, samples)
     assert metric._lpips_model is built  # built once
+
+
+@pytest.mark.parametrize('size', [(64, 64), (67, 90)])
+def test_lpips_distance_equals_lpips_forward(reference, size):
+    """The folded, batched computation gives lpips' own values (float32
+    rounding) for RGB pairs and for bands replicated to 3 channels, at a
+    size that is not a multiple of AlexNet's stride, also after the
+    weights change (the folded first layer is recomputed)."""
+    from crbench.evaluation.lpips_metric import lpips_distance
+    g = torch.Generator().manual_seed(7)
+    a = torch.rand(5, 3, *size, generator=g) * 255  # the CUHK 0–255 quirk
+    b = (a + 40 * torch.randn(a.shape, generator=g)).clamp(0, 255)
+    with torch.inference_mode():
+        ref = reference(a, b).flatten()
+        got = lpips_distance(reference, a, b)
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-7)
+        band = reference(a[:, :1].expand(-1, 3, -1, -1),
+                         b[:, :1].expand(-1, 3, -1, -1)).flatten()
+        torch.testing.assert_close(
+            lpips_distance(reference, a[:, :1], b[:, :1]), band, rtol=1e-5,
+            atol=1e-7)
+    assert (ref - band).abs().max() > 1e-4  # the two cases differ
+    conv = reference.net.slice1[0]
+    saved = conv.weight.detach().clone()
+    try:
+        with torch.no_grad():
+            conv.weight.mul_(1.5)
+        with torch.inference_mode():
+            torch.testing.assert_close(lpips_distance(reference, a, b),
+                                       reference(a, b).flatten(), rtol=1e-5,
+                                       atol=1e-7)
+    finally:
+        with torch.no_grad():
+            conv.weight.copy_(saved)
