@@ -126,14 +126,14 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 BACKENDS = ('auto', 'scipy', 'torch')
 
 
-def _resolve_backend(x: torch.Tensor, backend: str, box: bool = False) -> str:
-    """``auto``: torch window sums for a box window (3× faster than SciPy's
-    running mean on CPU), else SciPy for CPU tensors and shifted sums in
-    torch elsewhere."""
+def _resolve_backend(x: torch.Tensor, backend: str) -> str:
+    """``auto`` is ``torch`` on every device: on CPU, with two band maps per
+    call, its shifted sums were 2.2× (Gaussian) and 3× (box) faster than
+    SciPy's line filters."""
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
     if backend == 'auto':
-        return 'scipy' if x.device.type == 'cpu' and not box else 'torch'
+        return 'torch'
     if backend == 'scipy' and x.device.type != 'cpu':
         raise ValueError(f'backend "scipy" needs CPU tensors, got device '
                          f'{x.device}; use backend "torch" or "auto"')
@@ -198,13 +198,13 @@ def separable_filter(x: torch.Tensor, taps: torch.Tensor, valid: bool,
     Backends: ``scipy`` (``scipy.ndimage``, CPU; ``box=True`` uses
     ``uniform_filter1d``, the filter scikit-image's SSIM applies, for a
     window of equal taps) and ``torch`` (shifted sums, any device; a valid
-    box window as :func:`window_sum` along both axes). ``auto`` takes
-    ``torch`` for a box window and on GPUs, ``scipy`` otherwise.
+    box window as :func:`window_sum` along both axes). ``auto`` is
+    ``torch``.
     ``overwrite_input=True`` lets the SciPy path reuse x's memory.
     """
     k = taps.numel()
     r = k // 2
-    if _resolve_backend(x, backend, box) == 'torch':
+    if _resolve_backend(x, backend) == 'torch':
         if box and valid:
             return window_sum(window_sum(x, k, -1), k, -2).mul_(
                 float(taps[0])**2)
@@ -265,20 +265,25 @@ def _ssim_map(p: torch.Tensor, g: torch.Tensor, taps: torch.Tensor,
     return num.div_(den).to(p.device)
 
 
-# Images per call of the mean SSIMs (at least one): the 5×B×C×H×W float64
-# stack of local statistics then stays near the CPU caches; batches of 8 in
-# one call were measured 2–3× slower per image than single images.
-_CHUNK_ELEMENTS = 300_000
+# Values per call of the mean SSIMs: two 256² band maps. Every SSIM window
+# is per band, so a batch is split into band maps; their five float64
+# statistics then stay in the CPU caches (13 bands of 8 images: 2.3× faster
+# than one image per call).
+_CHUNK_ELEMENTS = 2 * 256 * 256
 
 
 def _chunked_mean(fn, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Per-image mean of ``fn(p, g)`` (a map), a few images at a time."""
-    per_image = max(1, p[0].numel())
-    step = max(1, _CHUNK_ELEMENTS // per_image)
-    return torch.cat([
+    """Per-image mean of the map ``fn(p, g)`` over bands and pixels,
+    computed a few band maps at a time (every band has the same number of
+    pixels, so it is the mean of the band means)."""
+    b, c, h, w = p.shape
+    p, g = p.reshape(b * c, 1, h, w), g.reshape(b * c, 1, h, w)
+    step = max(1, _CHUNK_ELEMENTS // max(1, h * w))
+    per_band = torch.cat([
         fn(p[i:i + step], g[i:i + step]).mean(dim=(1, 2, 3))
-        for i in range(0, p.shape[0], step)
+        for i in range(0, b * c, step)
     ])
+    return per_band.view(b, c).mean(1)
 
 
 def _check_window(pred: torch.Tensor, win_size: int) -> None:
