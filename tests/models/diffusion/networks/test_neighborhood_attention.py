@@ -162,3 +162,22 @@ def test_natten_switch(monkeypatch):
         assert not na_mod.natten_available()
     finally:
         set_natten_enabled(True)
+
+
+@pytest.mark.parametrize('h, w, kernel_size', [
+    (9, 11, 7), (7, 7, 7), (12, 5, 3), (4, 9, 7), (8, 8, 7), (1, 6, 3)])
+def test_view_forward_matches_brute_force_and_gathers(h, w, kernel_size,
+                                                      monkeypatch):
+    """The view-based forward (large maps) gives the brute force's result and
+    exactly the gather-based forward's bits, at every border case."""
+    gen = torch.Generator().manual_seed(h * 31 + w)
+    q, k, v = (torch.randn(2, h, w, 3, 8, generator=gen, dtype=torch.float64)
+               for _ in range(3))
+    rows, cols = neighborhood_index_maps(h, w, kernel_size)
+    attn_g, out_g = na_mod._forward_by_gathers(q, k, v, rows, cols, 0.7)
+    attn_v, out_v = na_mod._forward_by_views(q, k, v, rows.shape[0],
+                                             cols.shape[0], 0.7)
+    assert torch.equal(attn_v, attn_g) and torch.equal(out_v, out_g)
+    monkeypatch.setattr(na_mod, '_VIEWS_MIN_TOKENS', 0)
+    out = neighborhood_attention_2d(q, k, v, kernel_size, scale=0.7)
+    assert (out - brute_force(q, k, v, kernel_size, 0.7)).abs().max() <= 1e-10
