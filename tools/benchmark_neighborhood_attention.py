@@ -17,6 +17,10 @@ Implementations (q, k, v of shape [B, S, S, heads, d_head], S x S tokens, fp32, 
   matrix materialised (explicit matmul + softmax);
 * ``sdpa_global``: global attention through ``F.scaled_dot_product_attention`` (what
   HDiT's global levels use; on CPU it may use a fused kernel that never stores N x N).
+* ``natten``: ``natten.functional.na2d`` where natten imports (forward only: natten
+  has no CPU backward); otherwise its rows are skipped with the reason. natten 0.21.7
+  (a source distribution from PyPI, pure Python on CPU through FlexAttention) was
+  25–180x slower than ``na`` here, which is why crbench calls natten only on GPUs.
 
 Modes: ``forward`` (under ``torch.no_grad``) and ``forward+backward`` (inputs require
 grad, backward of ``out.sum()``).
@@ -63,7 +67,7 @@ import torch.nn.functional as F  # noqa: E402
 from crbench.models.diffusion.networks.neighborhood_attention import (  # noqa: E402
     neighborhood_attention_2d, neighborhood_index_maps)
 
-IMPLS = ('na', 'dense_masked', 'dense_global', 'sdpa_global')
+IMPLS = ('na', 'dense_masked', 'dense_global', 'sdpa_global', 'natten')
 MODES = ('forward', 'forward+backward')
 MIB = 2 ** 20
 
@@ -117,6 +121,10 @@ def make_call(impl: str, side: int, kernel_size: int, scale: float) -> tuple:
         return (lambda q, k, v: dense_attention(q, k, v, scale)), 0
     if impl == 'sdpa_global':
         return (lambda q, k, v: sdpa_attention(q, k, v, scale)), 0
+    if impl == 'natten':
+        import natten
+        return (lambda q, k, v: natten.functional.na2d(
+            q, k, v, kernel_size=kernel_size, scale=scale)), 0
     raise KeyError(f'unknown implementation {impl!r}; choose from {IMPLS}')
 
 
@@ -218,6 +226,17 @@ def dense_estimate_bytes(batch: int, side: int, heads: int, mode: str) -> int:
     return (2 if mode == 'forward' else 3) * batch * heads * n * n * 4
 
 
+def natten_unavailable(mode: str) -> Optional[str]:
+    """Why natten's own kernel cannot be timed here, or None."""
+    try:
+        import natten  # noqa: F401
+    except Exception as err:  # not installed, or a broken CUDA-only build
+        return f'natten not importable ({type(err).__name__})'
+    if mode != 'forward':
+        return 'natten has no CPU backward'
+    return None
+
+
 def benchmark(sizes=(64, 128), heads: int = 2, d_head: int = 64, kernel_size: int = 7,
               batch: int = 1, repeats: int = 3, warmup: int = 1, impls=IMPLS, modes=MODES,
               memory: str = 'profiler', max_dense_gib: float = 8.0,
@@ -248,9 +267,18 @@ def benchmark(sizes=(64, 128), heads: int = 2, d_head: int = 64, kernel_size: in
             for mode in modes:
                 row = dict(tokens_side=side, num_tokens=side * side, impl=impl, mode=mode,
                            heads=heads, d_head=d_head, batch=batch,
-                           kernel_size=kernel_size if impl in ('na', 'dense_masked') else None)
+                           kernel_size=kernel_size if impl in ('na', 'dense_masked', 'natten')
+                           else None)
                 estimate = dense_estimate_bytes(batch, side, heads, mode)
-                if impl != 'na' and impl != 'sdpa_global' \
+                unavailable = natten_unavailable(mode) if impl == 'natten' else None
+                if unavailable:
+                    row.update(status='skipped', time_ms=None, peak_bytes=None,
+                               peak_mib=None, reason=unavailable)
+                    results.append(row)
+                    if progress:
+                        progress(row)
+                    continue
+                if impl in ('dense_masked', 'dense_global') \
                         and estimate > max_dense_gib * 2 ** 30:
                     row.update(status='skipped', time_ms=None, peak_bytes=None,
                                peak_mib=None, reason=f'estimated {estimate / 2 ** 30:.1f} '

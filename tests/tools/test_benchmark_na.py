@@ -51,6 +51,11 @@ def test_benchmark_reports_na_below_dense_memory(tool, tmp_path, capsys):
     assert record['environment']['torch'] == torch.__version__
     rows = {(r['tokens_side'], r['impl'], r['mode']): r for r in record['results']}
     assert len(rows) == 2 * len(tool.IMPLS) * len(tool.MODES)
+    for key in [key for key in rows if key[1] == 'natten']:
+        natten_row = rows.pop(key)  # natten's kernel: only where it imports
+        reason = tool.natten_unavailable(key[2])
+        assert natten_row['status'] == ('skipped' if reason else 'ok')
+        assert natten_row.get('reason') == reason
     for r in rows.values():
         assert r['status'] == 'ok' and r['num_tokens'] == r['tokens_side'] ** 2
         assert r['time_ms'] > 0 and r['peak_bytes'] > 0
