@@ -20,7 +20,7 @@ Implementations (q, k, v of shape [B, S, S, heads, d_head], S x S tokens, fp32, 
 * ``natten``: ``natten.functional.na2d`` where natten imports (forward only: natten
   has no CPU backward); otherwise its rows are skipped with the reason. natten 0.21.7
   (a source distribution from PyPI, pure Python on CPU through FlexAttention) was
-  25–180x slower than ``na`` here, which is why crbench calls natten only on GPUs.
+  12–180x slower than ``na`` here, which is why crbench calls natten only on GPUs.
 
 Modes: ``forward`` (under ``torch.no_grad``) and ``forward+backward`` (inputs require
 grad, backward of ``out.sum()``).
