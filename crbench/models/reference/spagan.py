@@ -81,11 +81,27 @@ class NeighbourShift(nn.Module):
         self.from_below = depthwise()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        left = torch.cat([x[..., :1], F.relu(self.from_left(x)[..., :-1] + x[..., 1:])], dim=-1)
-        right = torch.cat([F.relu(self.from_right(x)[..., 1:] + x[..., :-1]), x[..., -1:]], dim=-1)
-        up = torch.cat([x[..., :1, :], F.relu(self.from_above(x)[..., :-1, :] + x[..., 1:, :])], dim=-2)
-        down = torch.cat([F.relu(self.from_below(x)[..., 1:, :] + x[..., :-1, :]), x[..., -1:, :]], dim=-2)
+        up = self._step(x, self.from_above, -2, from_start=True)
+        right = self._step(x, self.from_right, -1, from_start=False)
+        down = self._step(x, self.from_below, -2, from_start=False)
+        left = self._step(x, self.from_left, -1, from_start=True)
         return up, right, down, left
+
+    @staticmethod
+    def _step(x: torch.Tensor, conv: nn.Conv2d, dim: int,
+              from_start: bool) -> torch.Tensor:
+        """relu(w·neighbour + b + pixel); the edge the neighbour comes from
+        passes unchanged. The depthwise 1×1 convolution is the element-wise
+        w·x + b: as a convolution PyTorch runs it one channel at a time on
+        CPU (a third of SpA-GAN's time)."""
+        n = x.shape[dim]
+        weight = conv.weight.view(1, -1, 1, 1)
+        bias = conv.bias.view(1, -1, 1, 1)
+        src, dst = (0, 1) if from_start else (1, 0)
+        edge = x.narrow(dim, 0 if from_start else n - 1, 1)
+        moved = torch.addcmul(bias, x.narrow(dim, src, n - 1), weight)
+        moved = moved.add_(x.narrow(dim, dst, n - 1)).relu_()
+        return torch.cat([edge, moved] if from_start else [moved, edge], dim)
 
 
 class SpatialAttentionModule(nn.Module):
