@@ -273,12 +273,14 @@ _CHUNK_ELEMENTS = 2 * 256 * 256
 
 
 def _chunked_mean(fn, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Per-image mean of the map ``fn(p, g)`` over bands and pixels,
-    computed a few band maps at a time (every band has the same number of
-    pixels, so it is the mean of the band means)."""
+    """Per-image mean of the map ``fn(p, g)`` over bands and pixels (every
+    band has the same number of pixels: the mean of the band means). On CPU
+    a few band maps per call, to stay in the caches; elsewhere one call."""
     b, c, h, w = p.shape
     p, g = p.reshape(b * c, 1, h, w), g.reshape(b * c, 1, h, w)
-    step = max(1, _CHUNK_ELEMENTS // max(1, h * w))
+    step = b * c  # one call on a GPU
+    if p.device.type == 'cpu':  # cache blocking
+        step = max(1, _CHUNK_ELEMENTS // max(1, h * w))
     per_band = torch.cat([
         fn(p[i:i + step], g[i:i + step]).mean(dim=(1, 2, 3))
         for i in range(0, b * c, step)
