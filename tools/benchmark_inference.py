@@ -24,7 +24,12 @@ of the prediction and the change of PSNR (peak 1 on (x+1)/2, the
 does to a reported number. EMRDM restores with its sampler (every denoiser
 call of the sampling loop), with a fixed sampling seed; CVAE draws its
 latent samples after a fixed ``torch.manual_seed`` and is built for ``size``
-(its ``image_size``).
+(its ``image_size``). DE (``configs/de/de_memorynet_cuhkcr2.py``) is timed per
+network evaluation, the unit its 50 DDIM steps repeat: CNP + WA + fusion
+(DE Eqs. 8-12) at t = 500 from a fixed x_t, with the reference prior computed
+once beforehand (random reference weights). Parameters a network initialises
+to zero (output layers of the diffusion U-Nets) get seeded random values, so
+that a switch's change of the prediction shows.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ import json
 import os.path as osp
 import statistics
 import sys
+import tempfile
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -40,7 +46,8 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
-MODELS = ('memorynet', 'msda_cr', 'spagan', 'amgan_cr', 'cvae', 'emrdm')
+MODELS = ('memorynet', 'msda_cr', 'spagan', 'amgan_cr', 'cvae', 'de', 'emrdm')
+CONFIGS = dict({m: f'{m}/{m}_cuhkcr2.py' for m in MODELS}, de='de/de_memorynet_cuhkcr2.py')
 SWITCHES = {
     'baseline': dict(),
     'no_grad': dict(inference_mode=False),
@@ -48,18 +55,20 @@ SWITCHES = {
     'compile': dict(compile=True),
     'channels_last+compile': dict(channels_last=True, compile=True),
     'bf16': dict(autocast='bf16'),
+    'fp16': dict(autocast='fp16'),
 }
+DE_STEP_T = 500
 
 
-def build(model_name: str, inference_cfg: dict, size: int):
+def build(model_name: str, inference_cfg: dict, size: int, workdir: str = None):
+    """The model in eval mode; DE needs ``workdir`` for its random reference checkpoint."""
     from mmengine.config import Config
 
     from crbench.analysis.benchmark import without_pretrained_loss_weights
     from crbench.registry import MODELS as REGISTRY
     from crbench.setup_env import register_all_modules
     register_all_modules()
-    path = osp.join(ROOT, 'configs', model_name, f'{model_name}_cuhkcr2.py')
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', CONFIGS[model_name]))
     # inference needs no losses: a perceptual loss builds without its VGG weights file
     model_cfg = dict(without_pretrained_loss_weights(cfg.model.to_dict()),
                      inference_cfg=inference_cfg)
@@ -67,9 +76,38 @@ def build(model_name: str, inference_cfg: dict, size: int):
         model_cfg['generator'] = dict(model_cfg['generator'], image_size=size)
     if model_cfg.get('type') == 'EMRDM':
         model_cfg['sampling_seed'] = 0
+    if model_cfg.get('type') == 'DiffusionEnhancement':
+        torch.manual_seed(0)
+        reference_path = osp.join(workdir, 'random_reference.pth')
+        torch.save(REGISTRY.build(model_cfg['reference']).state_dict(), reference_path)
+        model_cfg['reference_checkpoint'] = reference_path
     torch.manual_seed(0)
     model = REGISTRY.build(model_cfg)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.numel() > 1 and not param.any():  # zero-initialised output layers
+                param.normal_(0, 0.02)
     return model.eval()
+
+
+def timed_call(model, model_name: str, cloudy: torch.Tensor):
+    """What one timed call runs: a restoration, or for DE one network evaluation."""
+    if model_name != 'de':
+        def call():
+            torch.manual_seed(0)
+            return model({'cloudy': cloudy.clone()}, mode='tensor')
+        return call
+    g = torch.Generator().manual_seed(2)
+    x_t = torch.randn(cloudy.shape, generator=g)
+    t = torch.full((cloudy.shape[0],), DE_STEP_T, dtype=torch.long)
+    cloudy, x_t = (model._layout(dict(cloudy=v))['cloudy'] for v in (cloudy, x_t))
+    with model.inference_context():
+        ref = model.reference_prior(cloudy)  # once per image, as in DE sampling
+
+    def call():
+        with model.inference_context():
+            return model.denoiser(cloudy, ref)(x_t, t).float()
+    return call
 
 
 def psnr01(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -83,12 +121,9 @@ def run_model(model_name: str, switches, size: int, repeats: int) -> list:
     cloudy = (target + 0.5 * torch.rand(1, 1, size, size, generator=g)).clamp(-1, 1)
     rows, base = [], None
     for switch in switches:
-        model = build(model_name, SWITCHES[switch], size)
-
-        def call():
-            torch.manual_seed(0)
-            return model({'cloudy': cloudy.clone()}, mode='tensor')
-
+        with tempfile.TemporaryDirectory() as workdir:
+            model = build(model_name, SWITCHES[switch], size, workdir)
+        call = timed_call(model, model_name, cloudy)
         start = time.perf_counter()
         out = call()
         first = time.perf_counter() - start
