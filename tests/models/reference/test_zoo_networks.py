@@ -8,7 +8,7 @@ import torch
 
 from crbench.models.reference.amgan_cr import AMGANCRGenerator
 from crbench.models.reference.cvae import CVAE
-from crbench.models.reference.msda_cr import MSDACRDiscriminator, MSDACRGenerator
+from crbench.models.reference.msda_cr import DenseStack, MSDACRDiscriminator, MSDACRGenerator
 from crbench.models.reference.spagan import PatchDiscriminator, SpAGANGenerator
 from crbench.registry import MODELS
 
@@ -88,6 +88,24 @@ def test_msda_accepts_odd_sizes():
     with torch.no_grad():
         assert MSDACRGenerator(4)(torch.rand(1, 4, 37, 45)).shape == (1, 4, 37, 45)
 
+
+
+@pytest.mark.parametrize('batch,channels_last', [(1, False), (3, False), (2, True)])
+def test_dense_stack_equals_repeated_concatenation(batch, channels_last):
+    """The one-buffer dense stack (inference) computes exactly cat([x, relu(conv(x))]) layer
+    by layer, for contiguous slices (batch 1), strided ones (batch > 1) and channels-last."""
+    torch.manual_seed(0)
+    stack = DenseStack(channels=6, num_layers=3, growth=4)
+    x = torch.randn(batch, 6, 9, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    expected = x
+    for conv in stack.layers:
+        expected = torch.cat([expected, torch.relu(conv(expected))], dim=1)
+    with torch.no_grad():
+        out = stack(x)
+    assert out.shape == (batch, 18, 9, 7) and torch.equal(out, expected)
+    assert torch.equal(stack(x), expected)  # with autograd (training)
 
 @pytest.mark.parametrize('bands', [3, 4, 13])
 def test_any_band_count(bands):
