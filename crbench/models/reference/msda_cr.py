@@ -48,7 +48,7 @@ class DenseStack(nn.Module):
         buf[:, :c] = x
         for conv in self.layers:
             growth = conv.out_channels
-            torch.clamp(conv(buf[:, :c]), min=0, out=buf[:, c:c + growth])  # ReLU
+            buf[:, c:c + growth] = torch.relu_(conv(buf[:, :c]))  # cast back under autocast
             c += growth
         return buf
 

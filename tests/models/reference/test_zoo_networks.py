@@ -106,6 +106,13 @@ def test_dense_stack_equals_repeated_concatenation(batch, channels_last):
         out = stack(x)
     assert out.shape == (batch, 18, 9, 7) and torch.equal(out, expected)
     assert torch.equal(stack(x), expected)  # with autograd (training)
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # the autocast inference switch
+        expected = x
+        for conv in stack.layers:
+            expected = torch.cat([expected, torch.relu(conv(expected))], dim=1)
+        with torch.no_grad():
+            out = stack(x)
+    assert out.dtype == x.dtype and torch.equal(out, expected)
 
 @pytest.mark.parametrize('bands', [3, 4, 13])
 def test_any_band_count(bands):
