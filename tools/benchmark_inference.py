@@ -34,6 +34,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -51,7 +52,9 @@ SWITCHES = {
 }
 
 
-def build(model_name: str, inference_cfg: dict, size: int):
+def build(model_name: str, inference_cfg: dict, size: int, bands: Optional[int] = None):
+    """The model of ``configs/<model_name>/<model_name>_cuhkcr2.py`` in eval mode, seeded;
+    ``bands`` (default: the config's) sets the networks' input and output bands."""
     from mmengine.config import Config
 
     from crbench.analysis.benchmark import without_pretrained_loss_weights
@@ -63,6 +66,11 @@ def build(model_name: str, inference_cfg: dict, size: int):
     # inference needs no losses: a perceptual loss builds without its VGG weights file
     model_cfg = dict(without_pretrained_loss_weights(cfg.model.to_dict()),
                      inference_cfg=inference_cfg)
+    if bands is not None:
+        for net in ('generator', 'discriminator'):
+            if net in model_cfg:
+                model_cfg[net] = dict(model_cfg[net], in_channels=bands, **(
+                    dict(out_channels=bands) if 'out_channels' in model_cfg[net] else {}))
     if 'image_size' in model_cfg.get('generator', {}):  # CVAE: built for one size
         model_cfg['generator'] = dict(model_cfg['generator'], image_size=size)
     if model_cfg.get('type') == 'EMRDM':
