@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import importlib.util
 import os
@@ -185,6 +186,7 @@ def official_image(output) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------
 # crbench side
 # ------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
 def _benchmark_inference_tool() -> types.ModuleType:
     # tools/ is not a package (and holds names like test.py): load the sibling by path
     spec = importlib.util.spec_from_file_location(
@@ -194,7 +196,8 @@ def _benchmark_inference_tool() -> types.ModuleType:
     return module
 
 
-def crbench_models(network: str, official: nn.Module, bands: int, size: int) -> Dict[str, nn.Module]:
+def crbench_models(network: str, official: nn.Module, bands: int,
+                   size: int) -> Dict[str, nn.Module]:
     """crbench's model per switch, its generator holding the official weights."""
     from crbench.converters.collection import convert_network, generator_config
     official_state = official.state_dict()
