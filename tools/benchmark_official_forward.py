@@ -59,6 +59,7 @@ import statistics
 import sys
 import time
 import types
+import warnings
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -206,7 +207,10 @@ def crbench_models(network: str, official: nn.Module, bands: int,
     build = _benchmark_inference_tool().build
     models = {}
     for switch, inference_cfg in (('baseline', {}), ('channels_last', dict(channels_last=True))):
-        model = build(network, inference_cfg, size, bands=bands)
+        with warnings.catch_warnings():
+            # MSDA-CR's perceptual loss is built with a random VGG16; inference never uses it
+            warnings.filterwarnings('ignore', message='VGGPerceptualLoss uses a RANDOM VGG16')
+            model = build(network, inference_cfg, size, bands=bands)
         model.generator.load_state_dict(converted, strict=True)
         models[switch] = model.eval()
     return models
@@ -371,10 +375,11 @@ def print_table(record: dict) -> None:
     cfg = record['config']
     table = Table(title=f"crbench vs official forward, {cfg['threads']} thread(s), median of "
                   f"{cfg['repeats']} (process CPU time), max |Δ| in {cfg['compared_in']}")
-    header = ('network', 'bands', 'size', 'official s', 'crbench s', 'crbench/official',
-              'channels_last s', 'cl/official', 'max |Δ|', 'max |Δ| cl', 'note')
+    header = ('network', 'bands', 'size', 'official s', 'crbench s', 'crbench / official',
+              'channels_last s', 'cl / official', 'max |Δ|', 'max |Δ| cl', 'note')
     for name in header:
-        table.add_column(name, justify='left' if name in ('network', 'note') else 'right')
+        table.add_column(name, justify='left' if name in ('network', 'note') else 'right',
+                         overflow='fold')  # a skip reason is shown whole
     for r in record['rows']:
         note = r.get('reason') if r['status'] == 'skipped' else r.get('note', '')
         table.add_row(r['network'], _fmt(r.get('bands'), 'd'), str(r['size']),
