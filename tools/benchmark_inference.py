@@ -40,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -60,8 +61,11 @@ SWITCHES = {
 DE_STEP_T = 500
 
 
-def build(model_name: str, inference_cfg: dict, size: int, workdir: str = None):
-    """The model in eval mode; DE needs ``workdir`` for its random reference checkpoint."""
+def build(model_name: str, inference_cfg: dict, size: int, workdir: Optional[str] = None,
+          bands: Optional[int] = None):
+    """The model of ``CONFIGS[model_name]`` in eval mode, seeded; DE needs ``workdir`` for
+    its random reference checkpoint; ``bands`` (default: the config's) sets the networks'
+    input and output bands."""
     from mmengine.config import Config
 
     from crbench.analysis.benchmark import without_pretrained_loss_weights
@@ -72,6 +76,11 @@ def build(model_name: str, inference_cfg: dict, size: int, workdir: str = None):
     # inference needs no losses: a perceptual loss builds without its VGG weights file
     model_cfg = dict(without_pretrained_loss_weights(cfg.model.to_dict()),
                      inference_cfg=inference_cfg)
+    if bands is not None:
+        for net in ('generator', 'discriminator'):
+            if net in model_cfg:
+                model_cfg[net] = dict(model_cfg[net], in_channels=bands, **(
+                    dict(out_channels=bands) if 'out_channels' in model_cfg[net] else {}))
     if 'image_size' in model_cfg.get('generator', {}):  # CVAE: built for one size
         model_cfg['generator'] = dict(model_cfg['generator'], image_size=size)
     if model_cfg.get('type') == 'EMRDM':
