@@ -4,6 +4,10 @@ PY := .venv/bin/python
 # CPU threads per process: the development and CI machines have 2 cores.
 export OMP_NUM_THREADS ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
+# Test processes (pytest-xdist): each test runs single-threaded (tests/conftest.py),
+# so one process per core (and one thread per process they start) keeps both cores
+# of the CI machine busy without oversubscribing them.
+TEST_WORKERS ?= 2
 
 .PHONY: setup test-deps demo test test-fast leaderboard clean
 
@@ -17,10 +21,10 @@ test-deps:
 	@bash tools/install_test_deps.sh
 
 test: setup test-deps
-	$(PY) -m pytest -q --timeout=900 --durations=15 tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --timeout=900 --durations=15 tests
 
 test-fast: setup
-	$(PY) -m pytest -q -x -m "not slow" tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -x -m "not slow" tests
 
 leaderboard: setup
 	$(PY) tools/leaderboard.py
