@@ -52,12 +52,12 @@ import torch
 import torch.nn.functional as F
 
 import crbench.samplers  # noqa: F401  (registers the samplers)
-from crbench.models.diffusion.common import outside_inference, seeded_generator
+from crbench.models.diffusion.common import build_sampler, outside_inference, seeded_generator
 from crbench.models.diffusion.frozen_reference import (DEFAULT_KEY_PREFIXES, INPUT_RANGES,
                                                         FrozenReference)
 from crbench.models.diffusion.processes import GaussianDiffusion, linear_betas  # noqa: F401
 from crbench.models.restorers.base import BaseRestorer
-from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.registry import MODELS
 
 
 @MODELS.register_module()
@@ -160,9 +160,7 @@ class DiffusionEnhancement(BaseRestorer):
 
         if sampler is None:
             sampler = dict(type='DDIMSampler', num_steps=50, eta=0.0)
-        self.sampler = DIFFUSION_SAMPLERS.build(sampler) if isinstance(sampler, dict) else sampler
-        if hasattr(self.sampler, 'check_process'):  # a wrong pairing fails here, not after training
-            self.sampler.check_process(self.process)
+        self.sampler = build_sampler(sampler, self.process, 'DE')
 
     def reference_prior(self, cloudy: torch.Tensor) -> torch.Tensor:
         """x_{0,E} = E(y) in [-1, 1].  # DE Eq. 10"""

@@ -35,11 +35,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import crbench.samplers  # noqa: F401  (registers the samplers)
-from crbench.models.diffusion.common import (cloudy_of, outside_inference, seeded_generator,
-                                             select_bands)
+from crbench.models.diffusion.common import (build_sampler, cloudy_of, outside_inference,
+                                             seeded_generator, select_bands)
 from crbench.models.diffusion.processes import GaussianDiffusion, InterpolatedVP, sigmoid_betas
 from crbench.models.restorers.base import BaseRestorer
-from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.registry import MODELS
 
 
 def dynamic_threshold(x0: Tensor, ratio: float, max_value: float = 1.0) -> Tensor:
@@ -90,9 +90,7 @@ class DiffCR(BaseRestorer):
         self.process = InterpolatedVP(sigmoid_betas(test_timesteps))
         if sampler is None:
             sampler = dict(type='DPMSolverPP2MSampler', num_steps=20, spacing='process')
-        self.sampler = DIFFUSION_SAMPLERS.build(sampler) if isinstance(sampler, dict) else sampler
-        if hasattr(self.sampler, 'check_process'):
-            self.sampler.check_process(self.process)
+        self.sampler = build_sampler(sampler, self.process, 'DiffCR')
         self.threshold_ratio = threshold_ratio
         self.sampling_noise_input = sampling_noise_input
         self.cond_bands = None if cond_bands is None else list(cond_bands)

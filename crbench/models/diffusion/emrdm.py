@@ -35,11 +35,11 @@ import torch
 from torch import Tensor
 
 import crbench.samplers  # noqa: F401  (registers the samplers)
-from crbench.models.diffusion.common import (cloudy_of, outside_inference, seeded_generator,
-                                             select_bands)
+from crbench.models.diffusion.common import (build_sampler, cloudy_of, outside_inference,
+                                             seeded_generator, select_bands)
 from crbench.models.diffusion.processes import MeanRevertingEDM, per_sample
 from crbench.models.restorers.base import BaseRestorer
-from crbench.registry import DIFFUSION_SAMPLERS, MODELS
+from crbench.registry import MODELS
 
 
 @MODELS.register_module()
@@ -95,9 +95,7 @@ class EMRDM(BaseRestorer):
         self.sampling_seed = sampling_seed
         if sampler is None:
             sampler = dict(type='EulerSampler', num_steps=5)
-        self.sampler = DIFFUSION_SAMPLERS.build(sampler) if isinstance(sampler, dict) else sampler
-        if hasattr(self.sampler, 'check_process'):  # a wrong pairing fails here, not after training
-            self.sampler.check_process(self.process)
+        self.sampler = build_sampler(sampler, self.process, 'EMRDM')
 
     # ---- inputs ---------------------------------------------------------------
     def split_inputs(self, inputs: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
