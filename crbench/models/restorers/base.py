@@ -30,6 +30,7 @@ test loops call) and ``forward(mode='tensor')`` in eval mode; code that calls
 """
 import contextlib
 import functools
+import warnings
 from typing import Dict, List, Optional
 
 import torch
@@ -40,6 +41,17 @@ from crbench.structures import CRDataSample
 
 INFERENCE_KEYS = ('inference_mode', 'channels_last', 'compile', 'autocast')
 _AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def cpu_has_fast_kernels(name: str) -> bool:
+    """Whether this CPU has oneDNN kernels for ``name`` ('bf16' or 'fp16'). Without them
+    (e.g. an AVX2-only CPU) PyTorch runs its reference kernels under autocast, many
+    times slower than float32 (docs/efficiency_inference.md)."""
+    probe = {'bf16': '_is_mkldnn_bf16_supported', 'fp16': '_is_mkldnn_fp16_supported'}[name]
+    try:
+        return bool(getattr(torch.ops.mkldnn, probe)())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def check_inference_cfg(cfg: Optional[dict]) -> dict:
@@ -180,6 +192,11 @@ class BaseRestorer(BaseModel):
         grad = torch.inference_mode() if cfg['inference_mode'] else torch.no_grad()
         if cfg['autocast']:
             device = next((p.device.type for p in self.parameters()), 'cpu')
+            if device == 'cpu' and not cpu_has_fast_kernels(cfg['autocast']):
+                warnings.warn(f"inference_cfg.autocast={cfg['autocast']!r}: this CPU has no "
+                              f"oneDNN {cfg['autocast']} kernels, so the forward runs PyTorch's "
+                              'reference kernels, usually many times slower than float32; '
+                              'leave autocast off on this machine', RuntimeWarning)
             amp = torch.autocast(device, dtype=_AUTOCAST_DTYPES[cfg['autocast']])
         else:
             amp = contextlib.nullcontext()

@@ -1,10 +1,12 @@
 """BaseRestorer's inference switches (``inference_cfg``) on a tiny MemoryNet and SpA-GAN."""
 import os.path as osp
+import warnings
 
 import pytest
 import torch
 from mmengine.config import Config
 
+from crbench.models.restorers import base
 from crbench.models.restorers.base import check_inference_cfg
 from crbench.registry import MODELS
 from crbench.setup_env import register_all_modules
@@ -61,6 +63,23 @@ def test_bf16_autocast_returns_float32_close_to_fp32(repo_root, cloudy):
     got = predict(build(repo_root, autocast='bf16'), cloudy)
     assert got.dtype == torch.float32
     assert 0 < (got - ref).abs().max() < 0.1  # bf16 has 8 mantissa bits
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_autocast_on_a_cpu_without_its_kernels_warns(repo_root, cloudy, monkeypatch, fast):
+    monkeypatch.setattr(base, 'cpu_has_fast_kernels', lambda name: fast)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        predict(build(repo_root, autocast='bf16'), cloudy)
+    slow = [w for w in caught if 'no oneDNN bf16 kernels' in str(w.message)]
+    assert len(slow) == (0 if fast else 1)
+    assert fast or 'leave autocast off' in str(slow[0].message)
+
+
+def test_the_kernel_probe_answers_for_both_dtypes():
+    assert {base.cpu_has_fast_kernels(name) for name in ('bf16', 'fp16')} <= {True, False}
+    with pytest.raises(KeyError):
+        base.cpu_has_fast_kernels('fp8')
 
 
 def test_compile_is_used_while_predicting_only(repo_root, cloudy):
