@@ -1,4 +1,7 @@
-"""crbench/models/diffusion/common.py: building a framework's sampler from its config."""
+"""crbench/models/diffusion/common.py: building a framework's sampler from its config.
+
+Named apart from tests/converters/test_common.py: test folders are not packages, so
+basenames must be unique."""
 import argparse
 
 import pytest
