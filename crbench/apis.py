@@ -29,11 +29,19 @@ def check_override_keys(cfg: Config, options: Optional[dict]) -> None:
     loop's constructor after the config dump; ``default_hooks.checkpoint.intervl=1``
     at the first save). A key that is new inside a typed node (a dict with
     ``type``) must be a parameter of the registered class's constructor
-    (:func:`constructor_parameters`). Errors name the key and suggest the
-    nearest valid ones.
+    (:func:`constructor_parameters`). ``a.b._delete_=True`` (MMEngine: replace the
+    dict instead of merging into it) is understood: the overrides below ``a.b`` then
+    make the whole node. Errors name the key and suggest the nearest valid ones.
     """
-    for dotted in options or {}:
+    options = options or {}
+    replaced = {dotted[:-len('._delete_')] for dotted, value in options.items()
+                if dotted.endswith('._delete_') and value}
+    for dotted in options:
         node, path = cfg._cfg_dict, []
+        owner = next((r for r in replaced if dotted.startswith(r + '.')), None)
+        if owner is not None:
+            _check_replaced_node(cfg, owner, dotted, options)
+            continue
         for part in dotted.split('.'):
             if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
@@ -59,9 +67,38 @@ def _check_replaced_type(cfg: Config, path: list, type_name, dotted: str) -> Non
     node = cfg._cfg_dict
     for part in path:
         node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+    where = '.'.join(path)
     for key in node:
         if key != 'type':
-            _check_new_argument(type_name, path, key, dotted)
+            try:
+                _check_new_argument(type_name, path, key, dotted)
+            except ConfigError as err:
+                raise ConfigError(f'{err} The other keys of {where!r} stay when only its type '
+                                  f'changes; to replace the whole dict, add '
+                                  f'{where}._delete_=True (then give every key it needs).'
+                                  ) from None
+
+
+def _check_replaced_node(cfg: Config, where: str, dotted: str, options: dict) -> None:
+    """``a.b._delete_=True``: MMEngine replaces ``a.b`` by the overrides below it, so those
+    must name the new type and be its arguments; the old keys do not matter."""
+    path = where.split('.')
+    node = cfg._cfg_dict
+    for part in path:
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        raise ConfigError(f'{where}._delete_=True: {where!r} is not a dict of the config, '
+                          'so there is nothing to replace')
+    type_name = options.get(f'{where}.type')
+    if 'type' in node and type_name is None:
+        raise ConfigError(f'{where}._delete_=True replaces {where!r}, which needs a type: add '
+                          f'{where}.type=... (it was {node["type"]!r})')
+    key = dotted[len(where) + 1:].split('.')[0]  # the argument a deeper key belongs to
+    if key not in ('_delete_', 'type') and 'type' in node:
+        _check_new_argument(type_name, path, key, dotted)
 
 
 # Keys a builder consumes before calling the constructor, per registry name.

@@ -44,9 +44,24 @@ def test_replaced_type_decides_the_arguments():
     load_config(config, {'model.sampler.type': 'HeunSampler', 'model.sampler.num_steps': 4})
     with pytest.raises(ConfigError, match='HeunSampler'):
         load_config(config, {'model.sampler.type': 'HeunSampler', 'model.sampler.nfe': 4})
-    # the keys the node keeps must suit the new type too
-    with pytest.raises(ConfigError, match="EulerSampler .*takes no argument 's_churn'"):
+    # the keys the node keeps must suit the new type too, and the error says how to drop them
+    with pytest.raises(ConfigError, match="EulerSampler .*takes no argument 's_churn'") as err:
         load_config(config, {'model.sampler.type': 'EulerSampler'})
+    assert 'model.sampler._delete_=True' in str(err.value)
+
+
+def test_delete_replaces_a_typed_node():
+    config = 'configs/emrdm/emrdm_cuhkcr2.py'
+    replace = {'model.sampler._delete_': True, 'model.sampler.type': 'DPMSolverPP2MSampler'}
+    cfg = load_config(config, dict(replace, **{'model.sampler.num_steps': 10}))
+    assert cfg.model.sampler.to_dict() == dict(type='DPMSolverPP2MSampler', num_steps=10)
+    # the overrides make the whole node: each must be an argument of the new type
+    with pytest.raises(ConfigError, match="'model.sampler.s_churn'.*takes no argument"):
+        load_config(config, dict(replace, **{'model.sampler.s_churn': 1.0}))
+    with pytest.raises(ConfigError, match='needs a type.*StochasticEulerSampler'):
+        load_config(config, {'model.sampler._delete_': True, 'model.sampler.num_steps': 10})
+    with pytest.raises(ConfigError, match='nothing to replace'):
+        load_config(config, {'model.samplr._delete_': True, 'model.samplr.type': 'EulerSampler'})
 
 
 def test_constructor_parameters_follow_kwargs():

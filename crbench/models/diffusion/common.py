@@ -6,7 +6,6 @@ optionally ``inputs['sar']``, and let a config pick bands of the cloudy image by
 Samplers (``crbench/samplers``) own only the reverse-time loop; the frameworks reach them
 through the registry.
 """
-import inspect
 from typing import Callable, Dict, Optional, Sequence, Union
 
 import torch
@@ -54,30 +53,12 @@ def outside_inference(out: Tensor) -> Tensor:
     return out.clone() if out.is_inference() and not torch.is_inference_mode_enabled() else out
 
 
-def build_sampler(sampler: Union[dict, Callable], process, framework: str) -> Callable:
+def build_sampler(sampler: Union[dict, Callable], process) -> Callable:
     """The framework's sampler from its ``model.sampler`` config (or a sampler object),
     checked against ``process`` so that a wrong pairing fails at build time, not after
-    training.
-
-    Arguments the sampler class does not take are named in the error: they are usually
-    left over from the config's own sampler after ``--cfg-options model.sampler.type=...``,
-    which merges into the old dict instead of replacing it.
-    """
+    training. Config keys and types are checked earlier, by the tools
+    (``crbench.apis.check_override_keys`` / ``check_registered_types``)."""
     if isinstance(sampler, dict):
-        name = sampler.get('type')
-        cls = DIFFUSION_SAMPLERS.get(name) if isinstance(name, str) else name
-        if cls is None:
-            raise KeyError(f'{framework}: model.sampler.type={name!r} is not a registered '
-                           f'sampler; choose one of {sorted(DIFFUSION_SAMPLERS.module_dict)}')
-        params = inspect.signature(cls.__init__).parameters
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            unknown = sorted(k for k in sampler if k != 'type' and k not in params)
-            if unknown:
-                raise TypeError(
-                    f'{framework}: model.sampler {cls.__name__} does not take {unknown} '
-                    f'(sampler config: {dict(sampler)}). To switch samplers, replace the '
-                    f'whole dict: --cfg-options model.sampler._delete_=True '
-                    f'model.sampler.type={cls.__name__} model.sampler.num_steps=N')
         sampler = DIFFUSION_SAMPLERS.build(sampler)
     if hasattr(sampler, 'check_process'):
         sampler.check_process(process)

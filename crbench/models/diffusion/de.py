@@ -160,7 +160,7 @@ class DiffusionEnhancement(BaseRestorer):
 
         if sampler is None:
             sampler = dict(type='DDIMSampler', num_steps=50, eta=0.0)
-        self.sampler = build_sampler(sampler, self.process, 'DE')
+        self.sampler = build_sampler(sampler, self.process)
 
     def reference_prior(self, cloudy: torch.Tensor) -> torch.Tensor:
         """x_{0,E} = E(y) in [-1, 1].  # DE Eq. 10"""

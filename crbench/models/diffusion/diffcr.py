@@ -90,7 +90,7 @@ class DiffCR(BaseRestorer):
         self.process = InterpolatedVP(sigmoid_betas(test_timesteps))
         if sampler is None:
             sampler = dict(type='DPMSolverPP2MSampler', num_steps=20, spacing='process')
-        self.sampler = build_sampler(sampler, self.process, 'DiffCR')
+        self.sampler = build_sampler(sampler, self.process)
         self.threshold_ratio = threshold_ratio
         self.sampling_noise_input = sampling_noise_input
         self.cond_bands = None if cond_bands is None else list(cond_bands)

@@ -95,7 +95,7 @@ class EMRDM(BaseRestorer):
         self.sampling_seed = sampling_seed
         if sampler is None:
             sampler = dict(type='EulerSampler', num_steps=5)
-        self.sampler = build_sampler(sampler, self.process, 'EMRDM')
+        self.sampler = build_sampler(sampler, self.process)
 
     # ---- inputs ---------------------------------------------------------------
     def split_inputs(self, inputs: Dict[str, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:

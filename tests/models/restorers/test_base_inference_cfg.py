@@ -76,10 +76,29 @@ def test_autocast_on_a_cpu_without_its_kernels_warns(repo_root, cloudy, monkeypa
     assert fast or 'leave autocast off' in str(slow[0].message)
 
 
-def test_the_kernel_probe_answers_for_both_dtypes():
-    assert {base.cpu_has_fast_kernels(name) for name in ('bf16', 'fp16')} <= {True, False}
+def _cpu_flags():
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next((set(line.split(':', 1)[1].split()) for line in f
+                         if line.startswith('flags')), None)
+    except OSError:
+        return None
+
+
+def test_the_kernel_probe_agrees_with_the_cpu_flags():
+    """The CPU's own feature flags are the reference: no AVX-512 and no AMX means no
+    oneDNN bf16/fp16 kernels; AVX-512 BF16 or AMX-BF16 means bf16 kernels."""
     with pytest.raises(KeyError):
         base.cpu_has_fast_kernels('fp8')
+    flags = _cpu_flags()
+    if flags is None or not ({'sse2', 'avx2'} & flags):
+        pytest.skip('not an x86 Linux machine: no /proc/cpuinfo flags to compare with')
+    if not any(f.startswith(('avx512', 'amx')) for f in flags):
+        assert not base.cpu_has_fast_kernels('bf16') and not base.cpu_has_fast_kernels('fp16')
+    elif {'avx512_bf16', 'amx_bf16'} & flags:
+        assert base.cpu_has_fast_kernels('bf16')
+    else:
+        pytest.skip('AVX-512 without BF16: PyTorch may emulate bf16 in oneDNN; no reference')
 
 
 def test_compile_is_used_while_predicting_only(repo_root, cloudy):
