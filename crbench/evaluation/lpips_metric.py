@@ -27,6 +27,9 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
+from .alexnet_kernels import (alexnet_conv, space_to_depth_weight,
+                              strided_conv_as_dense)
+
 __all__ = [
     'ALEXNET_FILENAME', 'ALEXNET_ENV_VAR', 'LPIPSUnavailableError',
     'alexnet_weight_candidates', 'find_alexnet_weights',
@@ -188,7 +191,9 @@ def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
     the constant field shift/scale (zero outside the image: it differs from a
     constant only near the borders, so it is kept as a map). A band
     replicated to 3 channels (``channels == 1``) needs only the sum of the
-    three folded weight planes: a third of conv1's work.
+    three folded weight planes: a third of conv1's work. The weight is
+    returned rearranged for
+    :func:`~crbench.evaluation.alexnet_kernels.strided_conv_as_dense`.
     """
     conv = model.net.slice1[0]
     shift, scale = model.scaling_layer.shift, model.scaling_layer.scale
@@ -202,7 +207,10 @@ def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
         if channels == 1:
             weight = weight.sum(1, keepdim=True)
         field = (shift / scale).expand(1, 3, h, w)
-        border = F.conv2d(field, conv.weight, None, conv.stride, conv.padding)
+        border = F.conv2d(field, conv.weight, None, conv.stride,
+                          conv.padding).contiguous(
+                              memory_format=torch.channels_last)
+        weight = space_to_depth_weight(weight, conv.stride[0])
         table[(channels, h, w)] = (weight, border)
     return table[(channels, h, w)]
 
@@ -244,19 +252,22 @@ def _lpips_alex(model: torch.nn.Module, in0: torch.Tensor,
                 in1: torch.Tensor) -> torch.Tensor:
     """:func:`lpips_distance` of one batch through the folded network."""
     n, c, h, w = in0.shape
-    layout = torch.channels_last
     conv = model.net.slice1[0]
     weight, border = _folded_first_layer(model, c, h, w)
-    x = torch.cat([in0, in1]).contiguous(memory_format=layout)
-    feat = F.conv2d(x, weight, conv.bias, conv.stride, conv.padding)
-    feat = feat.sub_(border).relu_().contiguous(memory_format=layout)
+    x = torch.cat([in0, in1])
+    feat = strided_conv_as_dense(x, weight, conv.bias, conv.kernel_size[0],
+                                 conv.stride[0], conv.padding[0])
+    feat = feat.sub_(border).relu_()
     total = torch.zeros(n, dtype=feat.dtype, device=feat.device)
     slices = (None, model.net.slice2, model.net.slice3, model.net.slice4,
               model.net.slice5)
     for layer, lin in zip(slices, model.lins):
-        if layer is not None:
-            feat = layer(feat)
-        unit = feat / feat.square().sum(1, keepdim=True).sqrt_().add_(1e-10)
+        for module in layer or ():
+            feat = (alexnet_conv(feat, module) if isinstance(
+                module, torch.nn.Conv2d) else module(feat))
+        # lpips' normalize_tensor; one pass over the channels for the norm
+        norm = torch.linalg.vector_norm(feat, dim=1, keepdim=True)
+        unit = feat / norm.add_(1e-10)
         diff = (unit[:n] - unit[n:]).square_()
         lin_weight = lin.model[-1].weight.view(-1)
         total += torch.matmul(diff.permute(0, 2, 3, 1), lin_weight).mean(
