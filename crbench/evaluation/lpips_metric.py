@@ -191,9 +191,10 @@ def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
     the constant field shift/scale (zero outside the image: it differs from a
     constant only near the borders, so it is kept as a map). A band
     replicated to 3 channels (``channels == 1``) needs only the sum of the
-    three folded weight planes: a third of conv1's work. The weight is
-    returned rearranged for
-    :func:`~crbench.evaluation.alexnet_kernels.strided_conv_as_dense`.
+    three folded weight planes: a third of conv1's work. On CPU that
+    one-channel weight is returned rearranged for
+    :func:`~crbench.evaluation.alexnet_kernels.strided_conv_as_dense` (2×
+    faster there; with three channels the direct kernel was faster).
     """
     conv = model.net.slice1[0]
     shift, scale = model.scaling_layer.shift, model.scaling_layer.scale
@@ -210,7 +211,8 @@ def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
         border = F.conv2d(field, conv.weight, None, conv.stride,
                           conv.padding).contiguous(
                               memory_format=torch.channels_last)
-        weight = space_to_depth_weight(weight, conv.stride[0])
+        if channels == 1 and weight.device.type == 'cpu':
+            weight = space_to_depth_weight(weight, conv.stride[0])
         table[(channels, h, w)] = (weight, border)
     return table[(channels, h, w)]
 
@@ -223,10 +225,12 @@ def lpips_distance(model: torch.nn.Module, in0: torch.Tensor,
     channels (the CUHK evaluator's per-band LPIPS). Returns N float32 values.
     Same network, same weights and the same formula as lpips 0.1
     (normalised features, squared difference, the linear layers, spatial
-    mean, summed over the five layers), with three savings: both inputs go
+    mean, summed over the five layers), with four savings: both inputs go
     through AlexNet in one batch, in channels-last layout; the scaling layer
     is folded into the first convolution (one input channel for a replicated
-    band); the linear layers are matrix-vector products over the channels.
+    band); on CPU the convolutions take faster formulations of the same sums
+    (:mod:`crbench.evaluation.alexnet_kernels`); the linear layers are
+    matrix-vector products over the channels.
     The values differ from ``model(in0, in1)`` only by float32 rounding
     (tested). Any other LPIPS model is simply called.
     """
@@ -255,8 +259,13 @@ def _lpips_alex(model: torch.nn.Module, in0: torch.Tensor,
     conv = model.net.slice1[0]
     weight, border = _folded_first_layer(model, c, h, w)
     x = torch.cat([in0, in1])
-    feat = strided_conv_as_dense(x, weight, conv.bias, conv.kernel_size[0],
-                                 conv.stride[0], conv.padding[0])
+    if weight.shape[1] != c:  # rearranged by space_to_depth_weight
+        feat = strided_conv_as_dense(x, weight, conv.bias,
+                                     conv.kernel_size[0], conv.stride[0],
+                                     conv.padding[0])
+    else:
+        feat = F.conv2d(x.contiguous(memory_format=torch.channels_last),
+                        weight, conv.bias, conv.stride, conv.padding)
     feat = feat.sub_(border).relu_()
     total = torch.zeros(n, dtype=feat.dtype, device=feat.device)
     slices = (None, model.net.slice2, model.net.slice3, model.net.slice4,
