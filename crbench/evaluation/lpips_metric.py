@@ -193,7 +193,7 @@ def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
     replicated to 3 channels (``channels == 1``) needs only the sum of the
     three folded weight planes: a third of conv1's work. On CPU that
     one-channel weight is returned rearranged for
-    :func:`~crbench.evaluation.alexnet_kernels.strided_conv_as_dense` (2×
+    :func:`~crbench.evaluation.alexnet_kernels.strided_conv_as_dense` (1.4–2×
     faster there; with three channels the direct kernel was faster).
     """
     conv = model.net.slice1[0]
