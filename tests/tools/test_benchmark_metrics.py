@@ -42,3 +42,22 @@ def test_a_wrong_value_shows_in_the_difference():
     ours['SSIM'] = ours['SSIM'].clone()
     ours['SSIM'][1] *= 1.01
     assert tool.max_differences(ours, ref)['metrics'] == pytest.approx(0.01, rel=1e-6)
+
+
+def test_both_sides_are_timed_in_turn():
+    """Reference and crbench alternate call by call (a slow phase of the
+    machine falls on both); each keeps its last result and minimum time."""
+    calls = []
+
+    def side(name):
+        def call():
+            calls.append(name)
+            return f'{name}{len(calls)}'
+        return call
+
+    (ref, t_ref), (ours, t_ours) = _tool().timed_alternately(
+        [side('ref'), side('ours')], 3, 'wall')
+    assert calls == ['ref', 'ours'] * 3
+    assert (ref, ours) == ('ref5', 'ours6')
+    assert 0 <= t_ref < 1 and 0 <= t_ours < 1
+    assert _tool().parse_args([]).repeats == 3
