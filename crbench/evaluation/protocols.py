@@ -269,15 +269,18 @@ def render_rgb_diffcr(x: torch.Tensor) -> torch.Tensor:
     image-wide maximum (all ones if that maximum is 0); NaN -> image mean.
     Returns float64 in [0, 1]; no uint8 step.
     """
-    dn = x.mul(0.5).add(0.5).mul(10000).add(0.5).clamp(0, 10000)
-    dn = dn.to(torch.long).clamp(0, 2000).to(torch.float64)
-    dn = dn - dn.amin(dim=(1, 2, 3), keepdim=True)
+    # the same float operations in place (the rounding of each step counts)
+    dn = x.mul(0.5).add_(0.5).mul_(10000).add_(0.5).clamp_(0, 10000)
+    dn = dn.to(torch.long).clamp_(0, 2000).to(torch.float64)
+    dn = dn.sub_(dn.amin(dim=(1, 2, 3), keepdim=True))
     peak = dn.amax(dim=(1, 2, 3), keepdim=True)
-    # A zero peak means a constant image: rendered as all ones. (After the
-    # integer cast there is no NaN, so the NaN -> mean step never applies.)
-    return torch.where(peak == 0, torch.ones_like(dn),
-                       dn / torch.where(peak == 0, torch.ones_like(peak),
-                                        peak))
+    # A zero peak means a constant image (dn all 0): rendered as all ones.
+    # (After the integer cast there is no NaN, so the NaN -> mean step never
+    # applies.)
+    flat = peak == 0
+    if bool(flat.any()):
+        return dn.div_(peak.masked_fill(flat, 1.0)).add_(flat.to(dn.dtype))
+    return dn.div_(peak)
 
 
 class Sen2MTCOfficialProtocol(BaseProtocol):
