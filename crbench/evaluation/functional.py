@@ -254,7 +254,7 @@ def _ssim_map(p: torch.Tensor, g: torch.Tensor, taps: torch.Tensor,
     """
     x = torch.empty((4, ) + p.shape, dtype=torch.float64, device=p.device)
     x[0], x[1] = p, g
-    torch.addcmul(torch.mul(p, p, out=x[2]), g, g, out=x[2])
+    torch.mul(p, p, out=x[2]).addcmul_(g, g)
     torch.mul(p, g, out=x[3])
     stats = separable_filter(x, taps, valid, box, backend,
                              overwrite_input=True)
