@@ -1,8 +1,8 @@
 """The fast AlexNet convolution paths equal F.conv2d up to float32 rounding.
 
 Every path is compared with a float64 ``F.conv2d`` (PyTorch's own kernel,
-not crbench code) and must be at least about as accurate as the float32
-default kernel on the same input.
+not crbench code): its error may be at most 2.5× that of the float32 default
+kernel on the same input (measured: 0.6–2×).
 """
 import pytest
 import torch
@@ -45,7 +45,7 @@ def test_space_to_depth_equals_the_strided_convolution(channels, size):
     assert got.shape == ref.shape
     assert got.is_contiguous(memory_format=torch.channels_last)
     direct = _relative_error(conv(x), ref)
-    assert _relative_error(got, ref) <= max(4 * direct, 1e-6)
+    assert _relative_error(got, ref) <= max(2.5 * direct, 2e-7)
 
 
 def test_space_to_depth_other_strides_and_kernels():
@@ -75,7 +75,7 @@ def test_winograd_equals_the_3x3_convolution(size, layout):
     assert got.shape == ref.shape
     assert got.is_contiguous(memory_format=torch.channels_last)
     direct = _relative_error(conv(x), ref)
-    assert _relative_error(got, ref) <= max(2 * direct, 1e-6)
+    assert _relative_error(got, ref) <= max(2.5 * direct, 2e-7)
 
 
 def test_winograd_without_bias_and_at_alexnet_width():
@@ -86,7 +86,7 @@ def test_winograd_without_bias_and_at_alexnet_width():
     ref = F.conv2d(x.double(), conv.weight.double(), padding=1)
     got = winograd_conv3x3(x, winograd_weight(conv.weight), None)
     direct = _relative_error(F.conv2d(x, conv.weight, padding=1), ref)
-    assert _relative_error(got, ref) <= max(2 * direct, 1e-6)
+    assert _relative_error(got, ref) <= max(2.5 * direct, 2e-7)
     wrong = winograd_weight(conv.weight.transpose(0, 1).reshape_as(
         conv.weight))  # a mislaid kernel must be caught
     assert _relative_error(winograd_conv3x3(x, wrong, None), ref) > 1e-2
@@ -112,7 +112,7 @@ def test_alexnet_conv_takes_nnpack_for_5x5(monkeypatch):
     assert calls == [x.shape]
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert _relative_error(got, ref) <= max(
-        2 * _relative_error(conv(x), ref), 1e-6)
+        2.5 * _relative_error(conv(x), ref), 2e-7)
 
 
 def test_alexnet_conv_falls_back_when_nnpack_refuses(monkeypatch):
@@ -159,3 +159,20 @@ def test_winograd_weight_follows_the_module_weight():
         after = alexnet_conv(x, conv)
     torch.testing.assert_close(after, conv(x), rtol=1e-5, atol=1e-5)
     assert not torch.allclose(after, before)
+
+
+def test_alexnet_conv_refuses_what_its_paths_do_not_compute():
+    """A trainable bias, reflect padding and string padding run the module
+    itself (the fast paths zero-pad and write through out=)."""
+    x = _inputs(1, 16, 8, 8)
+    bias_grad = _conv(16, 32, 3, 1, 1)
+    bias_grad.bias.requires_grad_(True)
+    out = alexnet_conv(x, bias_grad)
+    assert out.requires_grad and torch.equal(out, bias_grad(x))
+    for k, kw in ((3, dict(padding=1, padding_mode='reflect')),
+                  (5, dict(padding=2, padding_mode='reflect')),
+                  (5, dict(padding='same')), (3, dict(padding='same'))):
+        torch.manual_seed(0)
+        conv = torch.nn.Conv2d(16, 8, k, **kw).requires_grad_(False)
+        with torch.inference_mode():
+            assert torch.equal(alexnet_conv(x, conv), conv(x)), (k, kw)

@@ -184,6 +184,26 @@ def test_separable_filter_equals_2d_convolution(backend, valid):
         torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize('size', [(1, 1), (3, 4), (4, 6), (5, 12)])
+def test_separable_filter_on_images_shorter_than_the_window(size):
+    """'same' filtering of an image smaller than the 11-tap window (only the
+    SSIM functions refuse such images) still equals the 2-D convolution."""
+    x = torch.from_numpy(np.random.default_rng(3).random((1, 2, *size)))
+    taps = F.gaussian_taps(11, 1.5)
+    ref = _conv2d_depthwise(x, torch.outer(taps, taps), 5)
+    got = F.separable_filter(x, taps, False, backend='torch')
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize('valid', [False, True])
+def test_separable_filter_is_differentiable(valid):
+    x = torch.from_numpy(np.random.default_rng(4).random((1, 1, 13, 12)))
+    taps = F.gaussian_taps(11, 1.5)
+    assert torch.autograd.gradcheck(
+        lambda t: F.separable_filter(t, taps, valid, backend='torch'),
+        (x.requires_grad_(True), ))
+
+
 @pytest.mark.parametrize('fn,kw', [(F.ssim_gaussian, dict(data_range=1.0)),
                                    (F.ssim_uniform, dict(data_range=1.0))])
 def test_ssim_torch_backend_equals_scipy_backend(fn, kw):
