@@ -21,14 +21,15 @@ operations; tests compare every path with a float64 convolution.
 not recognise (another device, dtype, shape) is simply ``conv(x)``.
 """
 import weakref
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     'space_to_depth_weight', 'strided_conv_as_dense', 'nnpack_usable',
-    'winograd_weight', 'winograd_conv3x3', 'alexnet_conv'
+    'winograd_weight', 'winograd_conv3x3', 'derived_from_weight',
+    'alexnet_conv'
 ]
 
 
@@ -173,19 +174,28 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor,
     return out.permute(0, 3, 1, 2)
 
 
-# conv -> (weight key, its Winograd transform)
-_WINOGRAD: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+# owner module -> {name: (state of the weight it came from, derived value)}
+_DERIVED: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
 
 
-def _cached_winograd_weight(conv: torch.nn.Conv2d) -> torch.Tensor:
-    weight = conv.weight
-    key = (weight.data_ptr(), weight._version, weight.device, weight.dtype)
-    cached = _WINOGRAD.get(conv)
-    if cached is None or cached[0] != key:
+def derived_from_weight(owner: torch.nn.Module, name: str,
+                        weight: torch.Tensor, build: Callable[[], Any]):
+    """``build()``, computed once per state of ``weight`` (its storage,
+    in-place version, device and dtype) and kept while ``owner`` lives: a
+    loaded, moved or edited weight gets a fresh value."""
+    entries = _DERIVED.setdefault(owner, {})
+    state = (weight.data_ptr(), weight._version, weight.device, weight.dtype)
+    if name not in entries or entries[name][0] != state:
+        entries[name] = (state, build())
+    return entries[name][1]
+
+
+def _winograd_weight_of(conv: torch.nn.Conv2d) -> torch.Tensor:
+    def build():
         with torch.no_grad():
-            cached = (key, winograd_weight(weight))
-        _WINOGRAD[conv] = cached
-    return cached[1]
+            return winograd_weight(conv.weight)
+
+    return derived_from_weight(conv, 'winograd', conv.weight, build)
 
 
 def alexnet_conv(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
@@ -214,5 +224,5 @@ def alexnet_conv(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
         if out is not None:
             return out
     if conv.kernel_size == (3, 3) and conv.padding == (1, 1):
-        return winograd_conv3x3(x, _cached_winograd_weight(conv), conv.bias)
+        return winograd_conv3x3(x, _winograd_weight_of(conv), conv.bias)
     return conv(x)

@@ -154,24 +154,21 @@ def _torch_filter1d(x: torch.Tensor, taps: torch.Tensor, dim: int,
     length = x.shape[axis]
     n = length + 2 * padding - k + 1
     out = x.new_empty(x.shape[:axis] + (n, ) + x.shape[axis + 1:])
-    grad = torch.is_grad_enabled() and x.requires_grad  # out= has no grad
     for i in range(k):
         shift = i - padding  # out[j] += taps[i]·x[j + shift]
         start = min(n, max(0, -shift))
         stop = max(start, min(n, length - shift))
-        dst = out.narrow(axis, start, stop - start)
-        src = x.narrow(axis, start + shift, stop - start) if stop > start \
-            else None
-        if i > 0:
-            if src is not None:
-                dst.add_(src, alpha=float(taps[i]))
+        if i == 0:  # outputs whose first term lies in the padding
+            out.narrow(axis, 0, start).zero_()
+            out.narrow(axis, stop, n - stop).zero_()
+        if stop == start:
             continue
-        out.narrow(axis, 0, start).zero_()
-        out.narrow(axis, stop, n - stop).zero_()
-        if src is not None and grad:
-            dst.copy_(src * taps[0])
-        elif src is not None:
-            torch.mul(src, taps[0], out=dst)
+        dst = out.narrow(axis, start, stop - start)
+        src = x.narrow(axis, start + shift, stop - start)
+        if i == 0:
+            dst.copy_(src).mul_(float(taps[0]))
+        else:
+            dst.add_(src, alpha=float(taps[i]))
     return out
 
 

@@ -20,15 +20,14 @@ never be reported as LPIPS.
 """
 import os
 import warnings
-import weakref
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .alexnet_kernels import (alexnet_conv, space_to_depth_weight,
-                              strided_conv_as_dense)
+from .alexnet_kernels import (alexnet_conv, derived_from_weight,
+                              space_to_depth_weight, strided_conv_as_dense)
 
 __all__ = [
     'ALEXNET_FILENAME', 'ALEXNET_ENV_VAR', 'LPIPSUnavailableError',
@@ -178,10 +177,6 @@ def _is_plain_lpips_alex(model: torch.nn.Module) -> bool:
             and model.lpips and not model.spatial)
 
 
-# model -> (key, {(channels, H, W): (first-layer weight, border term)})
-_FOLDED: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
-
-
 def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
                         w: int):
     """The scaling layer folded into AlexNet's first convolution.
@@ -198,11 +193,8 @@ def _folded_first_layer(model: torch.nn.Module, channels: int, h: int,
     """
     conv = model.net.slice1[0]
     shift, scale = model.scaling_layer.shift, model.scaling_layer.scale
-    key = (conv.weight.data_ptr(), conv.weight._version, conv.weight.device)
-    cached_key, table = _FOLDED.get(model, (None, {}))
-    if cached_key != key:
-        table = {}
-        _FOLDED[model] = (key, table)
+    # {(channels, H, W): (first-layer weight, border term)}
+    table = derived_from_weight(model, 'folded_first_layer', conv.weight, dict)
     if (channels, h, w) not in table:
         weight = conv.weight / scale.view(1, 3, 1, 1)
         if channels == 1:

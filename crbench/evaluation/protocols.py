@@ -278,9 +278,7 @@ def render_rgb_diffcr(x: torch.Tensor) -> torch.Tensor:
     # (After the integer cast there is no NaN, so the NaN -> mean step never
     # applies.)
     flat = peak == 0
-    if bool(flat.any()):
-        return dn.div_(peak.masked_fill(flat, 1.0)).add_(flat.to(dn.dtype))
-    return dn.div_(peak)
+    return dn.div_(peak.masked_fill(flat, 1.0)).masked_fill_(flat, 1.0)
 
 
 class Sen2MTCOfficialProtocol(BaseProtocol):

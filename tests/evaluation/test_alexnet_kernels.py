@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 
 import crbench.evaluation.alexnet_kernels as kernels
-from crbench.evaluation.alexnet_kernels import (alexnet_conv, nnpack_usable,
+from crbench.evaluation.alexnet_kernels import (alexnet_conv,
+                                                derived_from_weight,
+                                                nnpack_usable,
                                                 space_to_depth_weight,
                                                 strided_conv_as_dense,
                                                 winograd_conv3x3,
@@ -176,3 +178,21 @@ def test_alexnet_conv_refuses_what_its_paths_do_not_compute():
         conv = torch.nn.Conv2d(16, 8, k, **kw).requires_grad_(False)
         with torch.inference_mode():
             assert torch.equal(alexnet_conv(x, conv), conv(x)), (k, kw)
+
+
+def test_a_derived_value_is_rebuilt_exactly_when_its_weight_changes():
+    conv = _conv(2, 2, 3)
+    builds = []
+
+    def build(tag):
+        return lambda: builds.append(tag) or len(builds)
+
+    first = derived_from_weight(conv, 'a', conv.weight, build('a'))
+    assert derived_from_weight(conv, 'a', conv.weight, build('a')) == first
+    assert derived_from_weight(conv, 'b', conv.weight, build('b')) != first
+    with torch.no_grad():
+        conv.weight.add_(1)  # in place: same storage, new version
+    derived_from_weight(conv, 'a', conv.weight, build('a'))
+    conv.weight = torch.nn.Parameter(conv.weight.double())  # loaded/cast
+    derived_from_weight(conv, 'a', conv.weight, build('a'))
+    assert builds == ['a', 'b', 'a', 'a']
